@@ -1,0 +1,185 @@
+"""Agent populations as structures of arrays: one array per attribute, one row per agent.
+
+Buyers of every class share one population (rows grouped by class) so that channel logic runs
+once over all of them; class-specific behaviour reads ``kind``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.calendar import DAYS_PER_YEAR
+from sim.schema import ProviderClass, Scenario
+
+BUYER_CLASSES = ("frontier_labs", "startups", "academics")
+LAB, STARTUP, ACADEMIC = range(3)
+PROVIDER_CLASSES = ("hyperscalers", "neoclouds")
+
+
+def owning_cost_per_gpu_hour(pc: ProviderClass) -> tuple[float, float]:
+    """(fixed $/installed GPU-h: capital annuity + other opex, energy $/used GPU-h)."""
+    r, n = pc.cost_of_capital, pc.economic_life_years
+    annuity = pc.gpu_capital_cost * (r / (1 - (1 + r) ** -n) if r > 0 else 1 / n)
+    fixed = annuity / (DAYS_PER_YEAR * 24) + pc.other_opex_per_gpu_hour
+    energy = pc.power_kw_per_gpu * pc.pue * pc.electricity_price
+    return fixed, energy
+
+
+@dataclass
+class Sites:
+    """Providers and their sites. Site arrays are indexed by site; provider arrays by provider."""
+
+    provider_class: np.ndarray  # [provider] index into PROVIDER_CLASSES
+    list_price: np.ndarray  # [provider] current on-demand price, $/GPU-h
+    fixed_cost: np.ndarray  # [provider] $/installed GPU-h
+    energy_cost: np.ndarray  # [provider] $/used GPU-h
+    site_provider: np.ndarray  # [site] owning provider
+    initial_gpus: np.ndarray  # [site]
+    revenue: np.ndarray = field(init=False)
+    contract_revenue: np.ndarray = field(init=False)
+    cost: np.ndarray = field(init=False)
+    defaulted: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        n = self.provider_class.size
+        self.revenue = np.zeros(n)
+        self.contract_revenue = np.zeros(n)
+        self.cost = np.zeros(n)
+        self.defaulted = np.zeros(n)
+
+    @property
+    def site_price(self) -> np.ndarray:
+        return self.list_price[self.site_provider]
+
+    @property
+    def site_class(self) -> np.ndarray:
+        return self.provider_class[self.site_provider]
+
+
+def build_sites(sc: Scenario, rng: np.random.Generator) -> tuple[Sites, list[ProviderClass]]:
+    classes = [sc.providers.hyperscalers, sc.providers.neoclouds]
+    pcls, price, fixed, energy, site_prov, gpus = [], [], [], [], [], []
+    for k, pc in enumerate(classes):
+        f, e = owning_cost_per_gpu_hour(pc)
+        prices = pc.on_demand_price.sample(rng, pc.count)
+        for i in range(pc.count):
+            pid = len(pcls)
+            pcls.append(k)
+            price.append(prices[i])
+            fixed.append(f)
+            energy.append(e)
+            site_prov.extend([pid] * pc.sites_per_provider)
+            gpus.extend(np.round(pc.gpus_per_site.sample(rng, pc.sites_per_provider)))
+    sites = Sites(
+        provider_class=np.asarray(pcls, dtype=np.int64),
+        list_price=np.asarray(price, dtype=float),
+        fixed_cost=np.asarray(fixed, dtype=float),
+        energy_cost=np.asarray(energy, dtype=float),
+        site_provider=np.asarray(site_prov, dtype=np.int64),
+        initial_gpus=np.maximum(np.asarray(gpus, dtype=float), 0.0),
+    )
+    return sites, classes
+
+
+@dataclass
+class Buyers:
+    """All buyer agents. Money in $, compute in GPUs (rates) and GPU-hours (totals)."""
+
+    kind: np.ndarray  # index into BUYER_CLASSES
+    cash: np.ndarray
+    alive: np.ndarray  # startups fail; others stay alive
+    base_load: (
+        np.ndarray
+    )  # steady demand (GPUs): lab steady use, startup inference, academic small jobs
+    load_value: np.ndarray  # $/GPU-h of the steady demand
+    burn: np.ndarray  # $/month outside compute (startups)
+    grant: np.ndarray  # $/year (academics)
+    # accounting
+    initial_cash: np.ndarray = field(init=False)
+    inflow: np.ndarray = field(init=False)  # funding rounds and grants received
+    outflow: np.ndarray = field(init=False)  # burn paid and grant money that lapsed
+    spend: np.ndarray = field(init=False)  # paid to providers
+    demanded: np.ndarray = field(init=False)  # GPU-hours
+    served: np.ndarray = field(init=False)  # GPU-hours
+    value: np.ndarray = field(init=False)  # $ value of GPU-hours served
+    largest_block: np.ndarray = field(init=False)
+    defaulted: np.ndarray = field(init=False)  # $ owed and not paid
+    runs_since_round: np.ndarray = field(init=False)
+    next_round: np.ndarray = field(init=False)  # day of next funding attempt
+    pool_gpus: np.ndarray = field(init=False)  # contracted GPUs held now
+    pool_block: np.ndarray = field(init=False)  # largest single contract held now (GPUs)
+    pool_busy: np.ndarray = field(init=False)  # GPUs of the pool running a training run
+    pool_busy_until: np.ndarray = field(init=False)  # period the pool run ends
+
+    def __post_init__(self) -> None:
+        n = self.kind.size
+        self.initial_cash = self.cash.copy()
+        for name in (
+            "inflow", "outflow", "spend", "demanded", "served", "value", "largest_block",
+            "defaulted", "runs_since_round", "next_round", "pool_gpus", "pool_block", "pool_busy",
+        ):  # fmt: skip
+            setattr(self, name, np.zeros(n))
+        self.pool_busy_until = np.zeros(n, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return int(self.kind.size)
+
+    def pay(self, who: np.ndarray, amount: np.ndarray) -> None:
+        """Move money from buyers to providers' books (caller credits the provider)."""
+        np.subtract.at(self.cash, who, amount)
+        np.add.at(self.spend, who, amount)
+
+
+def build_buyers(sc: Scenario, rng: np.random.Generator) -> Buyers:
+    b = sc.buyers
+    lab, st, ac = b.frontier_labs, b.startups, b.academics
+    n = (lab.count, st.count, ac.count)
+    kind = np.repeat(np.arange(3), n)
+    has_budget = rng.random(ac.count) < ac.cloud_budget_share
+    grant = np.where(has_budget, ac.annual_budget.sample(rng, ac.count), 0.0)
+    first_grant_share = _months_to(sc, ac.grant_month) / 12
+    cash = np.concatenate(
+        [
+            lab.cash.sample(rng, lab.count),
+            st.initial_cash.sample(rng, st.count),
+            grant * first_grant_share,
+        ]
+    )
+    base = np.concatenate(
+        [
+            lab.steady_gpus.sample(rng, lab.count),
+            st.inference_gpus.sample(rng, st.count),
+            ac.small_job_gpus.sample(rng, ac.count),
+        ]
+    )
+    value = np.concatenate(
+        [
+            lab.value_per_gpu_hour.sample(rng, lab.count),
+            st.inference_value_per_gpu_hour.sample(rng, st.count),
+            ac.value_per_gpu_hour.sample(rng, ac.count),
+        ]
+    )
+    burn = np.concatenate(
+        [np.zeros(lab.count), st.monthly_burn.sample(rng, st.count), np.zeros(ac.count)]
+    )
+    buyers = Buyers(
+        kind=kind,
+        cash=cash,
+        alive=np.ones(kind.size, dtype=bool),
+        base_load=base,
+        load_value=value,
+        burn=burn,
+        grant=np.concatenate([np.zeros(lab.count + st.count), grant]),
+    )
+    # stagger first funding rounds so startups are not in lockstep
+    interval = st.round_interval_months * DAYS_PER_YEAR / 12
+    buyers.next_round[kind == STARTUP] = rng.uniform(0, interval, st.count)
+    buyers.next_round[kind != STARTUP] = np.inf
+    return buyers
+
+
+def _months_to(sc: Scenario, month: int) -> float:
+    """Months from the scenario start (1 January) to the first grant renewal."""
+    return float(month - 1) if month > 1 else 12.0

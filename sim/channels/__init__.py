@@ -1,0 +1,1 @@
+"""Today's channels: posted-price on-demand sales and long-term contracts."""

@@ -1,0 +1,127 @@
+"""First-come-first-served allocation of contiguous blocks at posted prices.
+
+A request asks for ``gpus`` at ONE site for ``periods`` consecutive periods starting now. Each
+request, in priority order, takes the cheapest site that has the block free for the whole window
+and whose price it accepts and can pay; ties go to the lower site index. That sequential rule is
+the definition; ``allocate_blocks`` computes exactly the same answer in a few vectorized passes:
+
+1. every request picks its site as if it were first in line;
+2. requests are accepted in priority order as long as the GPUs claimed at their site by all
+   earlier requests still leave their block free (a sufficient condition: all requests start now,
+   so earlier ones overlap the first period of every later one);
+3. at the first request where that test fails, the accepted prefix is booked and the pass restarts
+   from that request against the updated free capacity.
+
+A request with no feasible site at the start of a session stays infeasible, because free capacity
+only shrinks while the session runs, so it is dropped at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class BlockRequests:
+    """Block requests in priority order (index 0 is served first)."""
+
+    gpus: np.ndarray  # GPUs in the block
+    periods: np.ndarray  # consecutive periods (>= 1)
+    max_price: np.ndarray  # highest acceptable price, $/GPU-h
+    budget: np.ndarray  # money available for the whole block, $
+    eligible: np.ndarray | None = None  # [request, site] bool: sites this request may use
+
+    def __len__(self) -> int:
+        return int(self.gpus.shape[0])
+
+
+@dataclass(frozen=True)
+class BlockAllocation:
+    site: np.ndarray  # chosen site, -1 where not served
+    price: np.ndarray  # $/GPU-h paid, NaN where not served
+    cost: np.ndarray  # $ for the whole block, 0 where not served
+
+
+def allocate_blocks(
+    free: np.ndarray, price: np.ndarray, req: BlockRequests, hours_per_period: float
+) -> BlockAllocation:
+    """Serve ``req`` from ``free`` [site, period] (period 0 = now) at per-site ``price`` [site] or
+    per-request-and-site prices [request, site]. ``free`` is not modified."""
+    n = len(req)
+    site = np.full(n, -1, dtype=np.int64)
+    if n == 0 or free.shape[0] == 0:
+        return _result(site, price, req, hours_per_period)
+    free = free.copy()
+    todo = np.arange(n)
+    while todo.size:
+        choice, avail = _cheapest_feasible(free, price, req, todo, hours_per_period)
+        ok = choice >= 0
+        todo, choice, avail = todo[ok], choice[ok], avail[ok]
+        if todo.size == 0:
+            break
+        claimed = _claimed_at_site(choice, req.gpus[todo], free.shape[0])
+        fits = claimed <= avail + 1e-9
+        stop = int(np.argmin(fits)) if not fits.all() else todo.size
+        accepted, sites = todo[:stop], choice[:stop]
+        site[accepted] = sites
+        _book(free, sites, req.periods[accepted], req.gpus[accepted])
+        todo = todo[stop:]
+    return _result(site, price, req, hours_per_period)
+
+
+def _prices(price: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    return price[rows] if price.ndim == 2 else np.broadcast_to(price, (rows.size, price.size))
+
+
+def _cheapest_feasible(free, price, req, rows, hours_per_period):
+    """Per request: the cheapest feasible site (-1 if none) and the block free there."""
+    width = int(req.periods[rows].max())
+    window = np.minimum.accumulate(free[:, :width], axis=1)  # [site, d]: min free over d+1 periods
+    avail = window[:, req.periods[rows] - 1].T  # [request, site]
+    p = _prices(price, rows)
+    cost = req.gpus[rows, None] * req.periods[rows, None] * hours_per_period * p
+    feasible = (
+        (avail >= req.gpus[rows, None] - 1e-9)
+        & (p <= req.max_price[rows, None])
+        & (cost <= req.budget[rows, None] + 1e-9)
+    )
+    if req.eligible is not None:
+        feasible &= req.eligible[rows]
+    masked = np.where(feasible, p, np.inf)
+    choice = np.argmin(masked, axis=1)
+    has = np.isfinite(masked[np.arange(rows.size), choice])
+    chosen_avail = avail[np.arange(rows.size), choice]
+    return np.where(has, choice, -1), chosen_avail
+
+
+def _claimed_at_site(choice: np.ndarray, gpus: np.ndarray, n_sites: int) -> np.ndarray:
+    """GPUs claimed at each request's site by it and every earlier request choosing that site."""
+    order = np.lexsort((np.arange(choice.size), choice))
+    csum = np.cumsum(gpus[order])
+    starts = np.searchsorted(choice[order], np.arange(n_sites))
+    before_group = np.concatenate(([0.0], csum))[starts]
+    claimed = np.empty_like(csum)
+    claimed[order] = csum - before_group[choice[order]]
+    return claimed
+
+
+def _book(free: np.ndarray, sites: np.ndarray, periods: np.ndarray, gpus: np.ndarray) -> None:
+    if sites.size == 0:
+        return
+    width = free.shape[1]
+    diff = np.zeros((free.shape[0], width + 1))
+    np.add.at(diff, (sites, np.zeros_like(sites)), gpus)
+    np.add.at(diff, (sites, np.minimum(periods, width)), -gpus)
+    free -= np.cumsum(diff, axis=1)[:, :width]
+
+
+def _result(site, price, req, hours_per_period) -> BlockAllocation:
+    served = site >= 0
+    p = np.full(site.size, np.nan)
+    if served.any():
+        rows = np.flatnonzero(served)
+        p[rows] = _prices(price, rows)[np.arange(rows.size), site[rows]]
+    cost = np.where(served, req.gpus * req.periods * hours_per_period * np.nan_to_num(p), 0.0)
+    return BlockAllocation(site=site, price=p, cost=cost)

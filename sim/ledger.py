@@ -1,0 +1,118 @@
+"""The capacity ledger: GPUs installed, contracted and in use, per site and period.
+
+Every reservation goes through ``reserve``, which refuses to oversell; contracts and on-demand use
+are kept apart because a contract holds capacity whether or not its holder uses it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class OversoldError(RuntimeError):
+    """A reservation would have put more GPUs to use than a site has in some period."""
+
+
+class CapacityLedger:
+    """Per-site, per-period capacity (GPUs). Periods run from 0 to ``periods - 1``."""
+
+    def __init__(self, capacity: np.ndarray, periods: int):
+        cap = np.asarray(capacity, dtype=float)
+        if np.any(cap < 0):
+            raise ValueError("capacity must be >= 0")
+        self.periods = periods
+        self.capacity = np.repeat(cap[:, None], periods, axis=1)
+        self.contracted = np.zeros_like(self.capacity)
+        self.in_use = np.zeros_like(self.capacity)
+        self.tol = 1e-6
+
+    @property
+    def sites(self) -> int:
+        return self.capacity.shape[0]
+
+    def free(self, t: int, width: int) -> np.ndarray:
+        """Free GPUs per site over ``[t, t + width)``; periods past the ledger end count as 0."""
+        end = min(t + width, self.periods)
+        out = np.zeros((self.sites, width))
+        out[:, : end - t] = (
+            self.capacity[:, t:end] - self.contracted[:, t:end] - self.in_use[:, t:end]
+        )
+        return out
+
+    def reserve(self, sites, starts, durations, gpus, *, contract: bool) -> None:
+        """Book ``gpus`` at ``sites`` for ``[start, start + duration)``, all-or-nothing."""
+        window = self._window(sites, starts, durations, gpus)
+        if window is None:
+            return
+        lo, hi, delta = window
+        target = self.contracted if contract else self.in_use
+        after = self.capacity[:, lo:hi] - self.contracted[:, lo:hi] - self.in_use[:, lo:hi] - delta
+        bad = (delta > 0) & (after < -self.tol)
+        if np.any(bad):
+            s, p = np.argwhere(bad)[0]
+            raise OversoldError(
+                f"site {s} period {lo + p} would be oversold by {-after[s, p]:.3f} GPUs"
+            )
+        target[:, lo:hi] += delta
+
+    def release(self, sites, starts, durations, gpus, *, contract: bool) -> None:
+        """Give back part of a reservation (a defaulted contract's remaining term)."""
+        window = self._window(sites, starts, durations, gpus)
+        if window is None:
+            return
+        lo, hi, delta = window
+        target = self.contracted if contract else self.in_use
+        target[:, lo:hi] -= delta
+        np.maximum(target[:, lo:hi], 0.0, out=target[:, lo:hi])
+
+    def use_now(self, t: int, gpus_per_site: np.ndarray) -> None:
+        """Book ``gpus_per_site`` for period ``t`` only (short jobs served from idle capacity)."""
+        free = self.capacity[:, t] - self.contracted[:, t] - self.in_use[:, t]
+        if np.any(gpus_per_site - free > self.tol):
+            s = int(np.argmax(gpus_per_site - free))
+            raise OversoldError(f"site {s} period {t} would be oversold")
+        self.in_use[:, t] += gpus_per_site
+
+    def add_capacity(self, site: int, start: int, gpus: float, end: int | None = None) -> None:
+        end = self.periods if end is None else min(end, self.periods)
+        if start < end:
+            self.capacity[site, start:end] += gpus
+
+    def cut_uncommitted(self, sites: np.ndarray, start: int, end: int, share: float) -> np.ndarray:
+        """Remove up to ``share`` of capacity in ``[start, end)``, never below what is committed.
+
+        Committed reservations are honoured (a provider moves them to surviving machines), so a
+        cut first takes idle and not-yet-sold capacity. Returns GPU-periods removed per site.
+        """
+        end = min(end, self.periods)
+        if start >= end:
+            return np.zeros(len(sites))
+        cap = self.capacity[sites, start:end]
+        committed = self.contracted[sites, start:end] + self.in_use[sites, start:end]
+        cut = np.minimum(share * cap, np.maximum(cap - committed, 0.0))
+        self.capacity[sites, start:end] = cap - cut
+        return cut.sum(axis=1)
+
+    def _window(self, sites, starts, durations, gpus):
+        """Bookings as a dense [site, period] block over the smallest window that holds them."""
+        sites, starts, durations, gpus = (
+            np.atleast_1d(np.asarray(a)) for a in (sites, starts, durations, gpus)
+        )
+        if sites.size == 0:
+            return None
+        s0 = np.clip(starts, 0, self.periods).astype(np.int64)
+        s1 = np.clip(starts + durations, 0, self.periods).astype(np.int64)
+        lo, hi = int(s0.min()), int(s1.max())
+        if hi <= lo:
+            return None
+        diff = np.zeros((self.sites, hi - lo + 1))
+        np.add.at(diff, (sites.astype(np.int64), s0 - lo), gpus)
+        np.add.at(diff, (sites.astype(np.int64), s1 - lo), -np.asarray(gpus, dtype=float))
+        return lo, hi, np.cumsum(diff, axis=1)[:, : hi - lo]
+
+    def check(self) -> None:
+        """Raise if any site-period is oversold (used in tests and at the end of every run)."""
+        over = self.contracted + self.in_use - self.capacity
+        if np.any(over > self.tol):
+            s, p = np.unravel_index(np.argmax(over), over.shape)
+            raise OversoldError(f"site {s} period {p} oversold by {over[s, p]:.3f} GPUs")

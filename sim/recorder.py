@@ -1,0 +1,246 @@
+"""What a replication records: per-period aggregates in preallocated arrays (no pandas in the
+loop), turned into tidy tables once the run ends."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from sim.agents import BUYER_CLASSES, PROVIDER_CLASSES
+from sim.demand import ABANDONED, CHANNELS, CONTRACT, KILLED, ON_DEMAND, STATUS_NAMES, VOID
+
+if TYPE_CHECKING:
+    from sim.world import World
+
+NB = len(BUYER_CLASSES)
+
+
+class Recorder:
+    def __init__(self, world: World):
+        self.w = world
+        T = world.cal.horizon
+        self.demand = np.zeros((T, NB))  # GPUs wanted (steady load + waiting and running runs)
+        self.served = np.zeros((T, NB))  # GPUs received
+        self.spend = np.zeros((T, NB))  # $ paid or accrued this period
+        self.list_price = np.zeros((T, world.sites.list_price.size))
+        self.pool_used = np.zeros(T)
+        self.pool_held = np.zeros(T)
+        self.alive = np.zeros((T, NB))
+        self.run_gpus = np.zeros(NB)  # GPUs of runs running now, by class
+        self.run_rate = np.zeros(NB)  # $ per period of on-demand runs running now (amortized)
+        self.pool_run_gpus = 0.0
+        self.failures: list[tuple[np.ndarray, int]] = []
+        self.orders: list[tuple[np.ndarray, np.ndarray, int]] = []
+        self.signed: list[np.ndarray] = []
+
+    # ---- events ------------------------------------------------------------------------------
+
+    def run_started(self, rows: np.ndarray) -> None:
+        self._run_flow(rows, +1)
+
+    def run_ended(self, rows: np.ndarray) -> None:
+        self._run_flow(rows, -1)
+
+    def _run_flow(self, rows: np.ndarray, sign: int) -> None:
+        r, w = self.w.runs, self.w
+        kind = w.buyers.kind[r.agent[rows]]
+        self.run_gpus += sign * np.bincount(kind, r.gpus[rows], NB)
+        od = r.channel[rows] == ON_DEMAND
+        rate = r.gpus[rows] * np.nan_to_num(r.price[rows]) * w.h
+        self.run_rate += sign * np.bincount(kind[od], rate[od], NB)
+        self.pool_run_gpus += sign * float(r.gpus[rows][r.channel[rows] == CONTRACT].sum())
+
+    def failed(self, who: np.ndarray, t: int) -> None:
+        self.failures.append((who.copy(), t))
+
+    def capacity_ordered(self, sites: np.ndarray, gpus: np.ndarray, t: int) -> None:
+        self.orders.append((sites.copy(), gpus.copy(), t))
+
+    def contracts_signed(self, rows: np.ndarray) -> None:
+        self.signed.append(rows.copy())
+
+    def period(
+        self,
+        t: int,
+        want: np.ndarray,
+        from_pool: np.ndarray,
+        served_od: np.ndarray,
+        paid: np.ndarray,
+    ) -> None:
+        w, b, r = self.w, self.w.buyers, self.w.runs
+        p = w.pending
+        waiting = np.bincount(b.kind[r.agent[p]], r.gpus[p], NB) if p.size else 0.0
+        self.demand[t] = np.bincount(b.kind, want, NB) + waiting + self.run_gpus
+        self.served[t] = np.bincount(b.kind, from_pool + served_od, NB) + self.run_gpus
+        pool_cost = b.pool_gpus * w.pool_price * w.h
+        self.spend[t] = self.run_rate + np.bincount(b.kind, pool_cost + paid, NB)
+        self.list_price[t] = w.sites.list_price
+        self.pool_used[t] = from_pool.sum() + self.pool_run_gpus
+        self.pool_held[t] = b.pool_gpus.sum()
+        self.alive[t] = np.bincount(b.kind, b.alive, NB)
+
+    # ---- tables --------------------------------------------------------------------------------
+
+    def timeseries(self, replication: int) -> pd.DataFrame:
+        w, led, s = self.w, self.w.ledger, self.w.sites
+        T = w.cal.horizon
+        day = np.arange(T) / w.cal.periods_per_day
+        cols: dict[tuple[str, str], np.ndarray] = {}
+        for k, name in enumerate(BUYER_CLASSES):
+            cols[("served_share", name)] = _ratio(self.served[:, k], self.demand[:, k])
+            cols[("price_paid", name)] = _ratio(self.spend[:, k], self.served[:, k] * w.h)
+            cols[("demand_gpus", name)] = self.demand[:, k]
+            cols[("served_gpus", name)] = self.served[:, k]
+        cols[("served_share", "all")] = _ratio(self.served.sum(1), self.demand.sum(1))
+        cap = led.capacity
+        pool_ratio = _ratio(self.pool_used, self.pool_held, fill=0.0)
+        busy = led.in_use + led.contracted * pool_ratio[None, :]
+        groups = {name: s.site_class == k for k, name in enumerate(PROVIDER_CLASSES)}
+        groups["all"] = np.ones(s.site_class.size, dtype=bool)
+        for name, m in groups.items():
+            c = cap[m].sum(0)
+            cols[("capacity_gpus", name)] = c
+            cols[("utilization", name)] = _ratio(busy[m].sum(0), c)
+            cols[("contracted_share", name)] = _ratio(led.contracted[m].sum(0), c)
+            prov = (
+                s.provider_class == PROVIDER_CLASSES.index(name)
+                if name != "all"
+                else np.ones(s.provider_class.size, dtype=bool)
+            )
+            weight = np.bincount(s.site_provider, minlength=s.list_price.size)[prov] * 1.0
+            cols[("on_demand_price", name)] = (
+                self.list_price[:, prov] @ weight / weight.sum()
+                if weight.sum() > 0
+                else np.full(T, np.nan)
+            )
+        cols[("volume", "on_demand")] = led.in_use.sum(0) * w.h
+        cols[("volume", "contract")] = self.pool_used * w.h
+        frames = [
+            pd.DataFrame(
+                {
+                    "replication": replication,
+                    "period": np.arange(T),
+                    "day": day,
+                    "metric": metric,
+                    "group": group,
+                    "value": values,
+                }
+            )
+            for (metric, group), values in cols.items()
+        ]
+        out = pd.concat(frames, ignore_index=True)
+        out["metric"] = out["metric"].astype("category")
+        out["group"] = out["group"].astype("category")
+        return out
+
+    def agents(self, replication: int) -> pd.DataFrame:
+        b, r = self.w.buyers, self.w.runs
+        counted = r.status != VOID
+        n = len(b)
+        started = (r.start >= 0) & counted
+        abandoned = np.isin(r.status, (ABANDONED, KILLED)) & counted
+        return pd.DataFrame(
+            {
+                "replication": replication,
+                "agent_id": np.arange(n),
+                "agent_class": pd.Categorical.from_codes(b.kind, BUYER_CLASSES),
+                "demanded_gpu_hours": b.demanded,
+                "served_gpu_hours": b.served,
+                "spend": b.spend,
+                "value_received": b.value,
+                "surplus": b.value - b.spend,
+                "initial_cash": b.initial_cash,
+                "final_cash": b.cash,
+                "inflow": b.inflow,
+                "outflow": b.outflow,
+                "failed": ~b.alive,
+                "defaulted_amount": b.defaulted,
+                "largest_block_gpus": b.largest_block,
+                "runs_total": np.bincount(r.agent[counted], minlength=n),
+                "runs_completed": np.bincount(r.agent[started], minlength=n),
+                "runs_abandoned": np.bincount(r.agent[abandoned], minlength=n),
+            }
+        )
+
+    def jobs(self, replication: int) -> pd.DataFrame:
+        w, r = self.w, self.w.runs
+        keep = r.status != VOID
+        ppd = w.cal.periods_per_day
+        start_day = np.where(r.start >= 0, r.start / ppd, np.nan)
+        status = r.status
+        return pd.DataFrame(
+            {
+                "replication": replication,
+                "job_id": np.flatnonzero(keep),
+                "agent_id": r.agent[keep],
+                "agent_class": pd.Categorical.from_codes(
+                    w.buyers.kind[r.agent[keep]], BUYER_CLASSES
+                ),
+                "gpus": r.gpus[keep],
+                "hours": r.hours[keep],
+                "arrival_day": r.arrival[keep] / ppd,
+                "start_day": start_day[keep],
+                "wait_days": (start_day - r.arrival / ppd)[keep],
+                "channel": pd.Categorical.from_codes(r.channel[keep], CHANNELS),
+                "status": pd.Categorical.from_codes(status[keep], STATUS_NAMES),
+                "site": r.site[keep],
+                "price_per_gpu_hour": r.price[keep],
+                "value_per_gpu_hour": r.value[keep],
+            }
+        )
+
+    def providers(self, replication: int) -> pd.DataFrame:
+        w, s, led = self.w, self.w.sites, self.w.ledger
+        n = s.list_price.size
+        site_cap = led.capacity.sum(1) * w.h
+        pool_ratio = _ratio(self.pool_used, self.pool_held, fill=0.0)
+        site_used = (led.in_use + led.contracted * pool_ratio[None, :]).sum(1) * w.h
+        cap_h = np.bincount(s.site_provider, site_cap, n)
+        used_h = np.bincount(s.site_provider, site_used, n)
+        cost = cap_h * s.fixed_cost + used_h * s.energy_cost
+        return pd.DataFrame(
+            {
+                "replication": replication,
+                "provider_id": np.arange(n),
+                "provider_class": pd.Categorical.from_codes(s.provider_class, PROVIDER_CLASSES),
+                "sites": np.bincount(s.site_provider, minlength=n),
+                "capacity_start": np.bincount(s.site_provider, led.capacity[:, 0], n),
+                "capacity_end": np.bincount(s.site_provider, led.capacity[:, -1], n),
+                "gpu_hours_installed": cap_h,
+                "gpu_hours_used": used_h,
+                "revenue": s.revenue,
+                "contract_revenue": s.contract_revenue,
+                "cost": cost,
+                "profit": s.revenue - cost,
+                "defaulted_amount": s.defaulted,
+                "list_price_end": s.list_price,
+            }
+        )
+
+    def contracts(self, replication: int) -> pd.DataFrame:
+        bk, w = self.w.book, self.w
+        n = bk.n
+        ppd = w.cal.periods_per_day
+        return pd.DataFrame(
+            {
+                "replication": replication,
+                "contract_id": np.arange(n),
+                "holder_id": bk.holder[:n],
+                "holder_class": pd.Categorical.from_codes(
+                    w.buyers.kind[bk.holder[:n]], BUYER_CLASSES
+                ),
+                "provider_id": bk.provider[:n],
+                "site": bk.site[:n],
+                "gpus": bk.gpus[:n],
+                "start_day": bk.start[:n] / ppd,
+                "end_day": bk.end[:n] / ppd,
+                "price_per_gpu_hour": bk.price[:n],
+                "defaulted_amount": bk.defaulted[:n],
+            }
+        )
+
+
+def _ratio(num: np.ndarray, den: np.ndarray, fill: float = np.nan) -> np.ndarray:
+    return np.divide(num, den, out=np.full(np.shape(num), fill, dtype=float), where=den > 1e-12)

@@ -1,0 +1,423 @@
+"""The scenario schema: every parameter declared once, with type, unit, default, description and
+the source of its default (a row of CALIBRATION.md where one exists).
+
+The reference documentation in ``docs/scenario-reference.md`` is generated from these
+declarations (``sim docs``), so it cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from sim.distributions import DistSpec, _as_constant
+
+Dist = Annotated[DistSpec, BeforeValidator(_as_constant)]
+
+
+def param(default: Any, description: str, unit: str = "", source: str = "", **kw: Any) -> Any:
+    """A scenario field with its documentation attached."""
+    extra = {"unit": unit, "source": source}
+    if callable(default):
+        return Field(
+            default_factory=default, description=description, json_schema_extra=extra, **kw
+        )
+    return Field(default=default, description=description, json_schema_extra=extra, **kw)
+
+
+def const(v: float) -> dict:
+    return {"dist": "constant", "value": v}
+
+
+def lognormal(median: float, sigma: float, low: float | None = None, high: float | None = None):
+    d: dict[str, Any] = {"dist": "lognormal", "median": median, "sigma": sigma}
+    if low is not None:
+        d["low"] = low
+    if high is not None:
+        d["high"] = high
+    return lambda: d
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+# --- time ----------------------------------------------------------------------------------------
+
+
+class Time(Section):
+    step: Literal["hour", "day"] = param(
+        "day", "Length of one simulated period; market sessions and the ledger use this grain."
+    )
+    horizon_years: float = param(3.0, "Simulated horizon.", "years", gt=0, le=20)
+    start_year: int = param(2025, "Calendar year the scenario describes (prices are a snapshot).")
+
+
+# --- providers -----------------------------------------------------------------------------------
+
+
+class BuildPolicy(Section):
+    enabled: bool = param(True, "Providers order new capacity when the review rule fires.")
+    review_days: float = param(90, "Days between capacity reviews.", "days", gt=0)
+    lead_time_days: float = param(
+        630,
+        "Time from order to capacity arriving.",
+        "days",
+        "CALIBRATION: data-center build lag 21 months (JLL 2026)",
+        ge=0,
+    )
+    trigger_utilization: float = param(
+        0.85,
+        "Order capacity when committed share of capacity (contracts plus recent on-demand use) exceeds this.",
+        "share",
+        ge=0,
+        le=1,
+    )
+    step_fraction: float = param(
+        0.15, "Size of one order as a share of current capacity.", "share", ge=0, le=5
+    )
+    price_signal: float = param(
+        1.2,
+        "Also order when the average price received exceeds this multiple of owning cost.",
+        "ratio",
+        gt=0,
+    )
+
+
+class ProviderClass(Section):
+    count: int = param(3, "Number of providers of this class.", "providers", ge=0)
+    sites_per_provider: int = param(2, "Sites (data centres) per provider.", "sites", ge=1)
+    gpus_per_site: Dist = param(
+        lognormal(3000, 0.3), "H100-equivalent GPUs installed per site at start.", "GPUs"
+    )
+    gpu_capital_cost: float = param(
+        50_000,
+        "All-in capital cost per GPU (server share, networking).",
+        "$",
+        "CALIBRATION: all-in capital cost per H100 (Epoch; Cheah 2024)",
+        ge=0,
+    )
+    economic_life_years: float = param(
+        5,
+        "Depreciation life of a GPU.",
+        "years",
+        "CALIBRATION: depreciation life (Epoch; AWS, Microsoft filings)",
+        gt=0,
+    )
+    cost_of_capital: float = param(
+        0.10,
+        "Annual cost of capital for the annuity.",
+        "1/year",
+        "CALIBRATION: cost of capital (assumption)",
+        ge=0,
+    )
+    power_kw_per_gpu: float = param(
+        1.275, "Wall power per GPU.", "kW", "CALIBRATION: wall power per H100 (Epoch)", ge=0
+    )
+    pue: float = param(
+        1.25, "Power usage effectiveness.", "ratio", "CALIBRATION: PUE (Epoch)", ge=1
+    )
+    electricity_price: float = param(
+        0.08,
+        "Electricity price.",
+        "$/kWh",
+        "CALIBRATION: electricity, US industrial 2023-2025",
+        ge=0,
+    )
+    other_opex_per_gpu_hour: float = param(
+        0.30,
+        "Other operating cost per installed GPU-hour.",
+        "$/GPU-h",
+        "CALIBRATION: owning cost at full use ($0.2-0.4 other opex)",
+        ge=0,
+    )
+    on_demand_price: Dist = param(
+        lambda: const(6.88),
+        "On-demand list price.",
+        "$/GPU-h",
+        "CALIBRATION: hyperscaler H100 on-demand list price (AWS p5, 2025)",
+    )
+    discount_1y: float = param(
+        0.31,
+        "1-year commitment discount vs on-demand.",
+        "share",
+        "CALIBRATION: 1-year commitment discount (Epoch AI hardware prices)",
+        ge=0,
+        lt=1,
+    )
+    discount_3y: float = param(
+        0.54,
+        "3-year commitment discount vs on-demand.",
+        "share",
+        "CALIBRATION: 3-year commitment discount (Epoch AI hardware prices)",
+        ge=0,
+        lt=1,
+    )
+    min_contract_gpus: int = param(256, "Smallest contract a provider signs.", "GPUs", ge=1)
+    credit_cover_months: float = param(
+        12,
+        "Credit screen: a buyer must hold cash worth this many months of the contract's payments.",
+        "months",
+        ge=0,
+    )
+    max_contracted_share: float = param(
+        0.9,
+        "Share of a site's capacity a provider is willing to commit to contracts.",
+        "share",
+        ge=0,
+        le=1,
+    )
+    price_adjustment: float = param(
+        0.0,
+        "Monthly relative change of the list price per unit of utilization above (or below) target; 0 keeps list prices fixed.",
+        "1/month",
+        ge=0,
+    )
+    target_utilization: float = param(
+        0.8, "Utilization the repricing rule steers toward.", "share", gt=0, le=1
+    )
+    build: BuildPolicy = param(BuildPolicy, "Capacity build-out rule.")
+
+
+class Hyperscalers(ProviderClass):
+    """Large clouds: high list price, deep term discounts, large minimum contracts."""
+
+
+class Neoclouds(ProviderClass):
+    """GPU clouds: lower list prices, shallower discounts, smaller contracts."""
+
+    count: int = param(6, "Number of neoclouds.", "providers", ge=0)
+    sites_per_provider: int = param(1, "Sites (data centres) per provider.", "sites", ge=1)
+    gpus_per_site: Dist = param(
+        lognormal(800, 0.4), "H100-equivalent GPUs installed per site at start.", "GPUs"
+    )
+    on_demand_price: Dist = param(
+        lambda: {"dist": "uniform", "low": 1.99, "high": 3.99},
+        "On-demand list price.",
+        "$/GPU-h",
+        "CALIBRATION: neocloud H100 on-demand 2.99 (1.99-3.99; Lambda, RunPod)",
+    )
+    discount_1y: float = param(
+        0.21,
+        "1-year commitment discount vs on-demand.",
+        "share",
+        "CALIBRATION: neocloud 1-year H100 contract 2.35 vs 2.99 on-demand (SemiAnalysis)",
+        ge=0,
+        lt=1,
+    )
+    discount_3y: float = param(
+        0.35, "3-year commitment discount vs on-demand.", "share", "assumption", ge=0, lt=1
+    )
+    min_contract_gpus: int = param(64, "Smallest contract a provider signs.", "GPUs", ge=1)
+    credit_cover_months: float = param(
+        6,
+        "Credit screen: a buyer must hold cash worth this many months of the contract's payments.",
+        "months",
+        ge=0,
+    )
+
+
+class Providers(Section):
+    hyperscalers: Hyperscalers = param(Hyperscalers, "Large clouds.")
+    neoclouds: Neoclouds = param(Neoclouds, "GPU clouds.")
+
+
+# --- buyers --------------------------------------------------------------------------------------
+
+
+class FrontierLabs(Section):
+    count: int = param(3, "Number of frontier labs.", "labs", ge=0)
+    steady_gpus: Dist = param(
+        lognormal(4000, 0.3), "Steady demand at start (training plus serving).", "GPUs"
+    )
+    demand_growth_per_year: float = param(0.3, "Growth of steady demand.", "1/year", ge=-1)
+    cash: Dist = param(lambda: const(5e10), "Cash available for compute.", "$")
+    contract_term_years: Literal[1, 3] = param(3, "Term of the contracts labs sign.", "years")
+    contract_headroom: float = param(
+        1.0, "Contract size as a multiple of current steady demand.", "ratio", gt=0
+    )
+    value_per_gpu_hour: Dist = param(
+        lambda: const(12.0), "Value of a GPU-hour to a lab.", "$/GPU-h"
+    )
+
+
+class Startups(Section):
+    count: int = param(300, "Number of startups.", "startups", ge=0)
+    initial_cash: Dist = param(lognormal(4e6, 1.0, 2e5, 2e8), "Cash at start.", "$")
+    monthly_burn: Dist = param(
+        lognormal(1.5e5, 0.7), "Non-compute spending (salaries, etc.).", "$/month"
+    )
+    round_interval_months: float = param(18, "Months between funding rounds.", "months", gt=0)
+    raise_probability: float = param(
+        0.45, "Chance a round succeeds with no completed training run.", "probability", ge=0, le=1
+    )
+    raise_probability_per_run: float = param(
+        0.1,
+        "Added chance of raising for each training run completed since the last round (capped at 0.95).",
+        "probability",
+        ge=0,
+    )
+    round_size: Dist = param(
+        lognormal(1.2e7, 1.0, 1e6, 1e9), "Money raised in a successful round.", "$"
+    )
+    runs_per_year: float = param(
+        2.0, "Training runs a startup starts needing each year (Poisson).", "1/year", ge=0
+    )
+    run_gpus: Dist = param(
+        lognormal(64, 1.6, 8, 4096),
+        "GPUs in one training run (one block at one site).",
+        "GPUs",
+        "CALIBRATION: industry run size, median 256 (Epoch) scaled down for startups",
+    )
+    run_hours: Dist = param(
+        lognormal(350, 1.3, 24, 2016),
+        "Length of one training run.",
+        "hours",
+        "CALIBRATION: industry run length median 350 h, p90 2,016 h (Epoch)",
+    )
+    deadline_slack_days: Dist = param(
+        lognormal(30, 0.7),
+        "Time a startup will wait for a run to start before giving it up.",
+        "days",
+    )
+    value_per_gpu_hour: Dist = param(
+        lognormal(9.0, 0.4), "Value of a training GPU-hour.", "$/GPU-h"
+    )
+    inference_gpus: Dist = param(lognormal(4, 1.0, 0, 2000), "Inference load at start.", "GPUs")
+    inference_growth_per_run: float = param(
+        0.5, "Relative growth of inference load after each completed run.", "share", ge=0
+    )
+    inference_value_per_gpu_hour: Dist = param(
+        lambda: const(7.0), "Value of an inference GPU-hour.", "$/GPU-h"
+    )
+    contract_terms_years: list[Literal[1, 3]] = param(
+        lambda: [1, 3], "Contract terms a startup considers."
+    )
+
+
+class Academics(Section):
+    count: int = param(700, "Number of academic groups.", "groups", ge=0)
+    cloud_budget_share: float = param(
+        0.15,
+        "Share of groups with any cloud budget.",
+        "share",
+        "CALIBRATION: academics with no cloud budget 85% (Khandelwal et al. 2024)",
+        ge=0,
+        le=1,
+    )
+    annual_budget: Dist = param(
+        lognormal(60_000, 1.0, 5_000, 2e6),
+        "Yearly compute grant of a group with a cloud budget.",
+        "$",
+    )
+    grant_month: int = param(9, "Month (1-12) grants are renewed.", "month", ge=1, le=12)
+    small_job_gpus: Dist = param(
+        lognormal(2, 0.8, 0, 64),
+        "Average GPUs kept busy by many small jobs.",
+        "GPUs",
+        "CALIBRATION: typical academic access 1-8 GPUs",
+    )
+    conference_deadline_months: list[int] = param(
+        lambda: [1, 5, 9], "Months of major conference deadlines."
+    )
+    peak_weeks: float = param(4, "Weeks before a deadline when demand peaks.", "weeks", ge=0)
+    peak_factor: float = param(2.5, "Multiple of small-job demand during a peak.", "ratio", ge=1)
+    runs_per_year: float = param(
+        3.0, "Mid-size runs a group needs each year (Poisson).", "1/year", ge=0
+    )
+    run_gpus: Dist = param(
+        lognormal(8, 1.4, 1, 1024),
+        "GPUs in one run.",
+        "GPUs",
+        "CALIBRATION: academic run size median 8, p90 104 (Epoch)",
+    )
+    run_hours: Dist = param(
+        lognormal(80, 1.3, 4, 2000),
+        "Length of one run.",
+        "hours",
+        "CALIBRATION: academic run length median 80 h, p90 960 h (Epoch)",
+    )
+    deadline_slack_days: Dist = param(
+        lognormal(14, 0.7), "Time a group will wait for a run to start.", "days"
+    )
+    value_per_gpu_hour: Dist = param(
+        lognormal(5.0, 0.4), "Value of a GPU-hour to research.", "$/GPU-h"
+    )
+
+
+class Buyers(Section):
+    frontier_labs: FrontierLabs = param(
+        FrontierLabs, "Labs with very large steady demand on long contracts."
+    )
+    startups: Startups = param(
+        Startups, "Venture-funded startups: runway, training runs, growing inference."
+    )
+    academics: Academics = param(
+        Academics, "University groups: annual grants, small jobs, a few mid-size runs."
+    )
+
+
+# --- markets -------------------------------------------------------------------------------------
+
+
+class OnDemandMarket(Section):
+    enabled: bool = param(True, "Posted-price sales from idle capacity.")
+
+
+class ContractMarket(Section):
+    enabled: bool = param(True, "Long-term take-or-pay contracts.")
+    session_days: float = param(7, "Days between contracting rounds.", "days", gt=0)
+    resale: bool = param(
+        False, "Holders may resell unused contracted capacity (needs a spot market)."
+    )
+
+
+class Markets(Section):
+    on_demand: OnDemandMarket = param(OnDemandMarket, "Posted-price on-demand channel.")
+    contracts: ContractMarket = param(ContractMarket, "Long-term contracts channel.")
+
+
+# --- shocks, metrics, outputs ----------------------------------------------------------------------
+
+
+class Shock(Section):
+    kind: Literal["supply_cut", "demand_boom"] = param(..., "What changes.")
+    start_day: float = param(..., "Day the shock starts.", "days", ge=0)
+    duration_days: float = param(..., "How long it lasts.", "days", gt=0)
+    magnitude: float = param(
+        ...,
+        "supply_cut: share of installed capacity lost; demand_boom: multiple of demand.",
+        "share or ratio",
+        ge=0,
+    )
+    classes: list[
+        Literal["startups", "academics", "frontier_labs", "hyperscalers", "neoclouds"]
+    ] = param(lambda: [], "Classes affected (empty: all of the relevant side).")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Shock:
+        if self.kind == "supply_cut" and self.magnitude > 1:
+            raise ValueError("supply_cut magnitude is a share of capacity and must be <= 1")
+        return self
+
+
+class Metrics(Section):
+    large_run_gpus: int = param(
+        64, "Runs at or above this many GPUs count as large runs in access metrics.", "GPUs", ge=1
+    )
+
+
+class Scenario(Section):
+    name: str = param(
+        "scenario", "Short name; used in the results folder name.", pattern=r"^[A-Za-z0-9_.-]+$"
+    )
+    description: str = param("", "What question the scenario answers.")
+    seed: int = param(20250723, "Root seed of the numpy SeedSequence.", ge=0)
+    replications: int = param(5, "Independent replications (seeds spawned from the root).", ge=1)
+    time: Time = param(Time, "Time grain and horizon.")
+    providers: Providers = param(Providers, "Supply side.")
+    buyers: Buyers = param(Buyers, "Demand side.")
+    markets: Markets = param(Markets, "Channels and markets enabled, and their design.")
+    shocks: list[Shock] = param(lambda: [], "Supply cuts and demand booms.")
+    metrics: Metrics = param(Metrics, "Settings of the access metrics.")

@@ -1,0 +1,74 @@
+"""Headline metrics of one replication, and their spread over replications."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sim.agents import BUYER_CLASSES, PROVIDER_CLASSES
+
+
+def gini(x: np.ndarray) -> float:
+    """Gini coefficient of a non-negative array (0 equal, 1 all to one agent)."""
+    x = np.sort(np.asarray(x, dtype=float))
+    n, total = x.size, x.sum()
+    if n == 0 or total <= 0:
+        return 0.0
+    return float((2 * np.arange(1, n + 1) - n - 1) @ x / (n * total))
+
+
+def replication_summary(tables: dict[str, pd.DataFrame], large_run_gpus: int) -> dict[str, float]:
+    agents, jobs, prov, ts = tables["agents"], tables["jobs"], tables["providers"], tables["timeseries"]
+    out: dict[str, float] = {}
+    settled = jobs[jobs["status"] != "pending"]
+    for cls in BUYER_CLASSES:
+        a = agents[agents["agent_class"] == cls]
+        j = settled[settled["agent_class"] == cls]
+        big = j[j["gpus"] >= large_run_gpus]
+        started = j["start_day"].notna()
+        out[f"served_share.{cls}"] = _div(a["served_gpu_hours"].sum(), a["demanded_gpu_hours"].sum())
+        out[f"price_paid.{cls}"] = _div(a["spend"].sum(), a["served_gpu_hours"].sum())
+        out[f"surplus.{cls}"] = float(a["surplus"].sum())
+        out[f"large_run_completion.{cls}"] = _div(big["start_day"].notna().sum(), len(big))
+        out[f"runs_abandoned.{cls}"] = _div((~started).sum(), len(j))
+        out[f"wait_days.{cls}"] = float(j["wait_days"].mean()) if started.any() else float("nan")
+        out[f"largest_block.{cls}"] = float(a["largest_block_gpus"].max()) if len(a) else 0.0
+    st = agents[agents["agent_class"] == "startups"]
+    out["startup_failure_share"] = _div(st["failed"].sum(), len(st))
+    out["defaults.amount"] = float(prov["defaulted_amount"].sum())
+    for metric in ("on_demand_price", "utilization", "served_share", "contracted_share"):
+        series = ts[(ts["metric"] == metric) & (ts["group"] == "all")]["value"]
+        out[f"{metric}.mean"] = float(series.mean())
+    for cls in (*PROVIDER_CLASSES, "total"):
+        p = prov if cls == "total" else prov[prov["provider_class"] == cls]
+        out[f"provider_revenue.{cls}"] = float(p["revenue"].sum())
+        out[f"provider_profit.{cls}"] = float(p["profit"].sum())
+        out[f"contract_revenue_share.{cls}"] = _div(p["contract_revenue"].sum(), p["revenue"].sum())
+    out["capacity_growth"] = _div(prov["capacity_end"].sum(), prov["capacity_start"].sum())
+    out["gini_compute"] = gini(agents["served_gpu_hours"].to_numpy())
+    return out
+
+
+def spread(values: list[float]) -> dict:
+    """Mean, s.d., a 95% t-interval of the mean over replications, and the values themselves."""
+    v = np.asarray(values, dtype=float)
+    ok = v[np.isfinite(v)]
+    mean = float(ok.mean()) if ok.size else float("nan")
+    sd = float(ok.std(ddof=1)) if ok.size > 1 else 0.0
+    half = float(stats.t.ppf(0.975, ok.size - 1) * sd / np.sqrt(ok.size)) if ok.size > 1 else 0.0
+    return {
+        "mean": mean,
+        "std": sd,
+        "ci95": [mean - half, mean + half],
+        "values": [None if not np.isfinite(x) else float(x) for x in v],
+    }
+
+
+def combine(per_replication: list[dict[str, float]]) -> dict[str, dict]:
+    names = list(per_replication[0]) if per_replication else []
+    return {name: spread([rep[name] for rep in per_replication]) for name in names}
+
+
+def _div(a: float, b: float) -> float:
+    return float(a) / float(b) if b else float("nan")
