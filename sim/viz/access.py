@@ -10,7 +10,6 @@ import pandas as pd
 from matplotlib.axes import Axes
 
 from sim.viz.draw import (
-    RUN_MARKERS,
     Built,
     class_handles,
     errorbar_point,
@@ -40,6 +39,7 @@ from sim.viz.style import (
 )
 
 _LORENZ_GRID = np.linspace(0.0, 1.0, 201)
+RESOLVED = ("completed", "abandoned", "killed")
 
 
 def _has_columns(frame: pd.DataFrame | None, columns: set[str]) -> bool:
@@ -135,9 +135,12 @@ def access_figure(runs: Sequence[Run]) -> Built:
 def completion_by_block(jobs: pd.DataFrame) -> pd.DataFrame:
     """Share of runs completed per replication, class and block-size bucket.
 
-    Every run that arrived counts in the denominator, whatever became of it (still running at
-    the end of the horizon, pending, abandoned or killed)."""
-    j = jobs.assign(bucket=block_bucket(jobs["gpus"]), done=jobs["status"] == "completed")
+    Only runs whose fate is known count: completed, abandoned or killed. Runs still waiting or
+    running when the horizon ends are left out rather than counted as failures."""
+    resolved = jobs[jobs["status"].isin(RESOLVED)]
+    j = resolved.assign(
+        bucket=block_bucket(resolved["gpus"]), done=resolved["status"] == "completed"
+    )
     out = (
         j.groupby(["replication", "agent_class", "bucket"], observed=True)["done"]
         .agg(["mean", "size"])
@@ -147,16 +150,19 @@ def completion_by_block(jobs: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _completion_panel(ax: Axes, runs: Sequence[Run], classes: list[str]) -> None:
-    slots = [(i, cls) for cls in classes for i in range(len(runs))]
+def _bucket_points(
+    ax: Axes, tables: Sequence[pd.DataFrame], classes: Sequence[str], column: str
+) -> None:
+    """Per-replication values by class and block-size bucket, one table per run, drawn as
+    means with 10-90% bars; classes are spread around each bucket's position."""
+    slots = [(i, cls) for cls in classes for i in range(len(tables))]
     offsets = dict(zip(slots, _offsets(len(slots), 0.6), strict=True))
-    for i, run in enumerate(runs):
-        table = completion_by_block(run.jobs)
+    for i, table in enumerate(tables):
         for cls in classes:
             sub = table[table["agent_class"] == cls]
             xs, stats = [], []
             for b, label in enumerate(BLOCK_LABELS):
-                values = sub.loc[sub["bucket"] == label, "completed_share"].to_numpy()
+                values = sub.loc[sub["bucket"] == label, column].to_numpy()
                 if values.size:
                     xs.append(b + offsets[(i, cls)])
                     stats.append(spread(values))
@@ -164,12 +170,16 @@ def _completion_panel(ax: Axes, runs: Sequence[Run], classes: list[str]) -> None
                 continue
             colour = class_colour(cls)
             ax.plot(xs, [s[0] for s in stats], color=colour, linestyle=run_linestyle(i), lw=1.0)
-            for x, s in zip(xs, stats, strict=True):
-                errorbar_point(ax, x, s, colour, i)
+            for x, st in zip(xs, stats, strict=True):
+                errorbar_point(ax, x, st, colour, i)
     ax.set_xticks(np.arange(len(BLOCK_LABELS)), list(BLOCK_LABELS))
     ax.grid(axis="x", visible=False)
-    ax.set_title("Share of training runs completed, by block size")
     ax.set_xlabel("Block size of the run (GPUs)")
+
+
+def _completion_panel(ax: Axes, runs: Sequence[Run], classes: list[str]) -> None:
+    _bucket_points(ax, [completion_by_block(r.jobs) for r in runs], classes, "completed_share")
+    ax.set_title("Share of training runs completed, by block size")
     ax.set_ylabel("Share of runs completed (0-1)")
     ax.set_ylim(-0.02, 1.02)
 
@@ -218,7 +228,7 @@ def blocks_figure(runs: Sequence[Run]) -> Built:
     lo, hi = (round(q * 100) for q in BAND_QUANTILES)
     extra = (
         f"Points: mean over replications; bars: {lo}th-{hi}th percentile."
-        " Completion counts every run that arrived."
+        " Completion: completed / (completed + abandoned + killed) runs."
     )
     title = "Block sizes: can large training runs get concentrated compute?"
     finish(fig, title, runs, notes, band=False, extra=extra)
@@ -307,7 +317,7 @@ def _ecdf_panel(ax: Axes, runs: Sequence[Run], classes: list[str]) -> None:
             x, y = ecdf_with_never(waits)
             longest = max(longest, float(x[-1]))
             never = 1.0 - y[-1]
-            label = f"{class_label(cls)} (never started: {never:.0%})" if len(runs) == 1 else None
+            label = f"{class_label(cls)} (not started: {never:.0%})" if len(runs) == 1 else None
             ax.step(
                 x,
                 y,
@@ -326,30 +336,17 @@ def _ecdf_panel(ax: Axes, runs: Sequence[Run], classes: list[str]) -> None:
         ax.legend(loc="lower right")
 
 
-def _median_wait_panel(ax: Axes, runs: Sequence[Run], classes: list[str]) -> None:
-    slots = [(i, cls) for cls in classes for i in range(len(runs))]
-    offsets = dict(zip(slots, _offsets(len(slots), 0.6), strict=True))
-    for i, run in enumerate(runs):
-        j = run.jobs[np.isfinite(run.jobs["wait_days"])]
-        j = j.assign(bucket=block_bucket(j["gpus"]))
-        med = j.groupby(["agent_class", "bucket"], observed=True)["wait_days"].median()
-        for cls in classes:
-            if cls not in med.index.get_level_values(0):
-                continue
-            m = med.loc[cls]
-            xs = [BLOCK_LABELS.index(str(b)) + offsets[(i, cls)] for b in m.index]
-            ax.plot(
-                xs,
-                m.to_numpy(),
-                color=class_colour(cls),
-                linestyle=run_linestyle(i),
-                marker=RUN_MARKERS[i % len(RUN_MARKERS)],
-                linewidth=1.2,
-            )
-    ax.set_xticks(np.arange(len(BLOCK_LABELS)), list(BLOCK_LABELS))
-    ax.grid(axis="x", visible=False)
-    ax.set_title("Median wait of runs that started, by block size")
-    ax.set_xlabel("Block size of the run (GPUs)")
+def mean_wait_by_block(jobs: pd.DataFrame) -> pd.DataFrame:
+    """Mean wait of runs that started, per replication, class and block-size bucket."""
+    j = jobs[np.isfinite(jobs["wait_days"])]
+    j = j.assign(bucket=block_bucket(j["gpus"]))
+    keys = ["replication", "agent_class", "bucket"]
+    return j.groupby(keys, observed=True)["wait_days"].mean().reset_index()
+
+
+def _mean_wait_panel(ax: Axes, runs: Sequence[Run], classes: list[str]) -> None:
+    _bucket_points(ax, [mean_wait_by_block(r.jobs) for r in runs], classes, "wait_days")
+    ax.set_title("Mean wait of runs that started, by block size")
     ax.set_ylabel(UNITS["wait"])
 
 
@@ -362,9 +359,12 @@ def wait_figure(runs: Sequence[Run]) -> Built:
     fig, axes = grid_figure(1 + int(with_blocks))
     _ecdf_panel(axes[0], runs, classes)
     if with_blocks:
-        _median_wait_panel(axes[1], runs, classes)
+        _mean_wait_panel(axes[1], runs, classes)
     figure_legend(fig, class_handles(classes) + run_handles(runs, markers=with_blocks))
-    notes = [] if with_blocks else ["median wait by block size (jobs.parquet lacks gpus)"]
-    extra = "Runs of all replications pooled; runs never started keep the curve below 1."
+    notes = [] if with_blocks else ["mean wait by block size (jobs.parquet lacks gpus)"]
+    extra = (
+        "Left: runs of all replications pooled; runs not started by the end keep the curve"
+        " below 1. Right: points are means over replications, bars 10th-90th percentile."
+    )
     finish(fig, "Speed: how long runs wait for compute", runs, notes, band=False, extra=extra)
     return Built("wait", fig, notes)
