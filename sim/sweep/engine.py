@@ -1,0 +1,362 @@
+"""The sweep engine: runs a model function over a design on any executor, file by file.
+
+Layout of a sweep folder::
+
+    sweep.json          the spec (scenario, parameters, method, seed...) and the design's hash
+    design.parquet      point index and parameter values, one row per design point
+    points/             one small Parquet file per finished (point, replication)
+    failures.jsonl      one line per failed run: point, replication, parameters, error
+    table.parquet       the tidy table, assembled at the end from points/
+
+Every finished run is written at once, atomically (a temporary file, then ``os.replace``), so a
+sweep that is killed loses at most the runs under way. Resuming (``resume=True`` on the same
+folder) checks that the spec and the design are unchanged, skips every run whose file exists and
+runs the rest; since each run's seed depends only on (root seed, point, replication), the table
+is the same as an uninterrupted sweep's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import traceback
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Executor, Future, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as pads
+
+from sim.sweep.design import Design, build_design
+from sim.sweep.executor import InProcessExecutor
+from sim.sweep.files import write_json, write_parquet
+from sim.sweep.spec import SweepSpec, point_seed, spec_differences
+
+ModelFunction = Callable[[dict[str, Any], np.random.SeedSequence, int], dict[str, float]]
+ProgressCallback = Callable[[int, int], None]
+Task = tuple[int, int, dict[str, Any]]
+Outcome = tuple[int, int, dict[str, float] | None, dict[str, str] | None]
+
+_POINT_FILE = re.compile(r"^p(\d+)-r(\d+)\.parquet$")
+
+
+class SweepFolderError(Exception):
+    """A sweep folder that cannot be used as asked (exists, differs, or is not a sweep)."""
+
+
+# --- running one batch of tasks (this part runs in the workers) ---------------------------------
+
+
+def run_tasks(
+    model: ModelFunction, root_seed: int, common: bool, tasks: list[Task]
+) -> list[Outcome]:
+    """Run each (point, replication, params) task; an exception is returned, not raised."""
+    outcomes: list[Outcome] = []
+    for point, replication, params in tasks:
+        seed = point_seed(root_seed, point, replication, common)
+        try:
+            metrics = _as_metrics(model(params, seed, replication))
+        except Exception as exc:  # noqa: BLE001 - a failed point is recorded and the sweep goes on
+            error = {
+                "error": f"{type(exc).__name__}: {exc}",
+                "traceback": "".join(traceback.format_exception(exc)),
+            }
+            outcomes.append((point, replication, None, error))
+        else:
+            outcomes.append((point, replication, metrics, None))
+    return outcomes
+
+
+def _as_metrics(summary: Any) -> dict[str, float]:
+    if not isinstance(summary, dict):
+        raise TypeError(
+            f"model function returned {type(summary).__name__}, expected dict[str, float]"
+        )
+    out: dict[str, float] = {}
+    for key, value in summary.items():
+        if not isinstance(key, str):
+            raise TypeError(f"metric name {key!r} is not a string")
+        try:
+            out[key] = float(value)
+        except (TypeError, ValueError):
+            raise TypeError(f"metric {key}: {value!r} is not a number") from None
+    return out
+
+
+# --- the folder ----------------------------------------------------------------------------------
+
+
+@dataclass
+class SweepFolder:
+    """A sweep's folder on disk, with the spec and design it was made for."""
+
+    root: Path
+    spec: SweepSpec
+    design: Design
+
+    @property
+    def points_dir(self) -> Path:
+        return self.root / "points"
+
+    @property
+    def table_path(self) -> Path:
+        return self.root / "table.parquet"
+
+    @property
+    def failures_path(self) -> Path:
+        return self.root / "failures.jsonl"
+
+    @classmethod
+    def open(cls, spec: SweepSpec, root: Path | str, resume: bool = False) -> SweepFolder:
+        """Create the folder for ``spec``, or (``resume``) reopen it after checking it matches."""
+        root = Path(root)
+        design = build_design(spec)
+        spec_file = root / "sweep.json"
+        if root.exists() and any(root.iterdir()):
+            if not resume:
+                raise SweepFolderError(
+                    f"{root}: already exists; pass --resume to continue that sweep "
+                    "or --out for a new one"
+                )
+            if not spec_file.exists():
+                raise SweepFolderError(
+                    f"{root}: not a sweep folder (no sweep.json); cannot resume it"
+                )
+            _check_same(spec_file, spec, design)
+            return cls(root, spec, design)
+        root.mkdir(parents=True, exist_ok=True)
+        folder = cls(root, spec, design)
+        folder.points_dir.mkdir(exist_ok=True)
+        write_parquet(
+            root / "design.parquet", pa.Table.from_pandas(design.values, preserve_index=False)
+        )
+        info = {
+            **spec.to_json(),
+            "sweep_id": spec.sweep_id,
+            "spec_hash": spec.digest(),
+            "design_hash": design.digest(),
+            "n_points": design.size,
+            "n_runs": design.size * spec.replications,
+        }
+        write_json(spec_file, info)
+        return folder
+
+    @classmethod
+    def load(cls, root: Path | str) -> SweepFolder:
+        """Reopen a finished (or partial) sweep for analysis."""
+        root = Path(root)
+        spec_file = root / "sweep.json"
+        if not spec_file.exists():
+            raise SweepFolderError(f"{root}: not a sweep folder (no sweep.json)")
+        spec = SweepSpec.from_json(json.loads(spec_file.read_text()))
+        return cls(root, spec, build_design(spec))
+
+    def done(self) -> set[tuple[int, int]]:
+        """(point, replication) pairs whose results are on disk."""
+        out = set()
+        if self.points_dir.exists():
+            for name in os.listdir(self.points_dir):
+                m = _POINT_FILE.match(name)
+                if m:
+                    out.add((int(m.group(1)), int(m.group(2))))
+        return out
+
+    def point_path(self, point: int, replication: int) -> Path:
+        return self.points_dir / f"p{point:07d}-r{replication:04d}.parquet"
+
+    def write_point(self, point: int, replication: int, metrics: dict[str, float]) -> None:
+        columns: dict[str, Any] = {
+            "point": pa.array([point], pa.int64()),
+            "replication": pa.array([replication], pa.int64()),
+        }
+        for name in sorted(metrics):
+            columns[name] = pa.array([metrics[name]], pa.float64())
+        write_parquet(self.point_path(point, replication), pa.table(columns))
+
+    def record_failure(
+        self, point: int, replication: int, params: dict[str, Any], error: dict[str, str]
+    ) -> dict:
+        entry = {"point": point, "replication": replication, "params": params, **error}
+        with self.failures_path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry, sort_keys=True, default=float) + "\n")
+        return entry
+
+    def assemble_table(self) -> pd.DataFrame:
+        """The tidy table from every point file, written atomically to ``table.parquet``."""
+        table = self.read_points()
+        write_parquet(self.table_path, pa.Table.from_pandas(table, preserve_index=False))
+        return table
+
+    def read_points(self) -> pd.DataFrame:
+        """One row per finished run: point, replication, parameters, metrics (sorted by name)."""
+        names = [
+            self.point_path(p, r).name for p, r in sorted(self.done()) if self._in_design(p, r)
+        ]
+        params = self.spec.names
+        if not names:
+            results = pd.DataFrame(
+                {"point": pd.Series(dtype="int64"), "replication": pd.Series(dtype="int64")}
+            )
+        else:
+            files = [str(self.points_dir / n) for n in names]
+            dataset = pads.dataset(files, format="parquet")
+            schema = pa.unify_schemas([frag.physical_schema for frag in dataset.get_fragments()])
+            results = pads.dataset(files, format="parquet", schema=schema).to_table().to_pandas()
+        metrics = sorted(c for c in results.columns if c not in ("point", "replication"))
+        clash = sorted(set(metrics) & set(params))
+        if clash:
+            raise ValueError(f"metric names clash with parameter paths: {', '.join(clash)}")
+        table = results.merge(self.design.values, on="point", how="left")
+        table = table[["point", "replication", *params, *metrics]]
+        return table.sort_values(["point", "replication"], kind="stable").reset_index(drop=True)
+
+    def _in_design(self, point: int, replication: int) -> bool:
+        return point < self.design.size and replication < self.spec.replications
+
+
+def _check_same(spec_file: Path, spec: SweepSpec, design: Design) -> None:
+    info = json.loads(spec_file.read_text())
+    old = SweepSpec.from_json(info)
+    diff = spec_differences(old, spec)
+    if diff:
+        raise SweepFolderError(
+            f"{spec_file.parent}: cannot resume: the sweep there differs in {', '.join(diff)}; "
+            "use --out for a new sweep"
+        )
+    if info.get("design_hash") != design.digest():
+        raise SweepFolderError(
+            f"{spec_file.parent}: cannot resume: the same spec now gives a different design "
+            "(sampler library changed?); use --out for a new sweep"
+        )
+
+
+# --- running a sweep -----------------------------------------------------------------------------
+
+
+@dataclass
+class SweepResult:
+    """What a run of the engine did: the table and the runs it skipped, ran and lost."""
+
+    folder: SweepFolder
+    table: pd.DataFrame
+    total: int
+    skipped: int
+    ran: int
+    failures: list[dict] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.failures and len(self.table) == self.total
+
+
+def pending_tasks(folder: SweepFolder) -> list[Task]:
+    done = folder.done()
+    tasks = []
+    for point in range(folder.design.size):
+        params = folder.design.point_params(point)
+        for replication in range(folder.spec.replications):
+            if (point, replication) not in done:
+                tasks.append((point, replication, params))
+    return tasks
+
+
+def _batches(tasks: list[Task], size: int) -> Iterator[list[Task]]:
+    for start in range(0, len(tasks), size):
+        yield tasks[start : start + size]
+
+
+def run_sweep(
+    folder: SweepFolder,
+    model: ModelFunction,
+    executor: Executor | None = None,
+    batch_size: int = 1,
+    max_in_flight: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> SweepResult:
+    """Run every pending (point, replication) of ``folder`` and assemble the table.
+
+    ``batch_size`` runs that many tasks per submission (worth it for cheap model functions);
+    ``max_in_flight`` bounds submitted-but-unfinished batches (default: all at once, but one at a
+    time in-process so that each result is on disk before the next run starts).
+    """
+    executor = executor or InProcessExecutor()
+    if max_in_flight is None:
+        max_in_flight = 1 if isinstance(executor, InProcessExecutor) else 1 << 30
+    spec = folder.spec
+    total = folder.design.size * spec.replications
+    tasks = pending_tasks(folder)
+    skipped = total - len(tasks)
+    failures: list[dict] = []
+    finished = skipped
+    if progress:
+        progress(finished, total)
+
+    batches = _batches(tasks, max(1, batch_size))
+    in_flight: dict[Future, list[Task]] = {}
+
+    def fill() -> None:
+        while len(in_flight) < max_in_flight:
+            batch = next(batches, None)
+            if batch is None:
+                return
+            fut = executor.submit(
+                run_tasks, model, spec.root_seed, spec.common_random_numbers, batch
+            )
+            in_flight[fut] = batch
+
+    try:
+        fill()
+        while in_flight:
+            done, _ = wait(list(in_flight), return_when=FIRST_COMPLETED)
+            for fut in done:
+                batch = in_flight.pop(fut)
+                for point, replication, metrics, error in _outcomes(fut, batch):
+                    if metrics is not None:
+                        folder.write_point(point, replication, metrics)
+                    else:
+                        params = folder.design.point_params(point)
+                        failures.append(
+                            folder.record_failure(point, replication, params, error or {})
+                        )
+                    finished += 1
+                    if progress:
+                        progress(finished, total)
+            fill()
+    except BaseException:
+        for fut in in_flight:
+            fut.cancel()
+        raise
+    table = folder.assemble_table()
+    return SweepResult(folder, table, total, skipped, len(tasks), failures)
+
+
+def _outcomes(fut: Future, batch: list[Task]) -> list[Outcome]:
+    """The batch's outcomes; an error of the executor itself fails every task of the batch."""
+    try:
+        return fut.result()
+    except BrokenExecutor:
+        raise
+    except Exception as exc:  # noqa: BLE001 - e.g. a model that cannot be pickled, a lost worker
+        error = {
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": "".join(traceback.format_exception(exc)),
+        }
+        return [(point, replication, None, error) for point, replication, _ in batch]
+
+
+def sweep(
+    spec: SweepSpec,
+    model: ModelFunction,
+    out_dir: Path | str,
+    executor: Executor | None = None,
+    resume: bool = False,
+    **kwargs: Any,
+) -> SweepResult:
+    """Open (or resume) the folder for ``spec`` and run it: the engine's one-call entry point."""
+    folder = SweepFolder.open(spec, out_dir, resume=resume)
+    return run_sweep(folder, model, executor, **kwargs)
