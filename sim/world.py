@@ -60,9 +60,12 @@ class World:
         self.pending = np.zeros(0, dtype=np.int64)
         self.running = np.zeros(0, dtype=np.int64)
         self._next_run = 0
+        # waiting runs are re-examined only when something could have made room for them
+        self._recheck = True
         self.waiting_blocked = np.zeros(len(self.buyers), dtype=bool)
         self.pool_price = np.zeros(len(self.buyers))  # $/GPU-h, GPU-weighted over live contracts
         self.rec = Recorder(self)
+        self._day = max(1, round(self.cal.periods_per_day))
         self._mean_run_gpu_hours = self._class_mean_run_gpu_hours()
 
     # ---- running ---------------------------------------------------------------------------
@@ -104,8 +107,9 @@ class World:
         self._completions(t)
         self._drop_lapsed(t)
         self._start_in_pools(t)
-        if self.sc.markets.on_demand.enabled:
+        if self.sc.markets.on_demand.enabled and (self._recheck or t % self._day == 0):
             self._start_on_demand(t)
+            self._recheck = False
         self._serve_load(t)
 
     def _arrivals(self, t: int) -> None:
@@ -119,6 +123,7 @@ class World:
         r.status[new[~alive]] = VOID
         new = new[alive]
         r.status[new] = PENDING
+        self._recheck |= new.size > 0
         np.add.at(b.demanded, r.agent[new], r.gpu_hours[new])
         self.pending = np.concatenate([self.pending, new])
 
@@ -130,6 +135,7 @@ class World:
         if not done.any():
             return
         fin, self.running = self.running[done], self.running[~done]
+        self._recheck = True
         r.status[fin] = COMPLETED
         self.rec.run_ended(fin)
         who = r.agent[fin]
@@ -419,6 +425,7 @@ class World:
             return
         self._bill_rows(rows, end)
         self.book.active[rows] = False
+        self._recheck = True
         self._pool_changed(self.book.holder[rows])
         self._kill_pool_runs(self.book.holder[rows], only_oversized=True)
 
@@ -468,6 +475,7 @@ class World:
         if who.size == 0:
             return
         b.alive[who] = False
+        self._recheck = True
         live = bk.live()
         gone = live[np.isin(bk.holder[live], who)]
         if gone.size:
@@ -566,6 +574,7 @@ class World:
         yield self.env.timeout(max(0, when - int(self.env.now)))
         for site, g in zip(sites, gpus, strict=True):
             self.ledger.add_capacity(int(site), when, float(g))
+        self._recheck = True
 
     def reprice(self, t: int, k: int) -> None:
         """List price moves with last month's utilization, never below owning cost."""

@@ -31,33 +31,32 @@ def serve_load(
     hours_per_period: float,
 ) -> LoadService:
     """Serve ``want`` [buyer] GPUs from providers' ``idle`` GPUs at list ``price`` [provider]."""
-    served = np.zeros(want.size)
-    paid = np.zeros(want.size)
     sold = np.zeros(price.size)
     revenue = np.zeros(price.size)
     idx = np.flatnonzero((want > 0) & (cash > 0))
     rest = want[idx].astype(float)
     money = cash[idx].astype(float)
+    val = value[idx]
+    got_all = np.zeros(idx.size)
     for p in np.argsort(price, kind="stable"):
-        if idx.size == 0:
-            break
-        unit = price[p] * hours_per_period
-        ask = np.where(
-            value[idx] >= price[p], np.minimum(rest, money / unit if unit > 0 else rest), 0.0
-        )
-        total = ask.sum()
-        if total <= 0 or idle[p] <= 0:
+        if idle[p] <= 0 or price[p] <= 0:
             continue
-        got = ask * min(1.0, idle[p] / total)
-        cost = got * unit
-        served[idx] += got
-        paid[idx] += cost
-        sold[p] = got.sum()
-        revenue[p] = cost.sum()
+        unit = price[p] * hours_per_period
+        ask = np.minimum(rest, money / unit)
+        ask[val < price[p]] = 0.0
+        total = ask.sum()
+        if total <= 1e-12:
+            continue
+        got = ask if total <= idle[p] else ask * (idle[p] / total)
         rest -= got
-        money -= cost
-        keep = (rest > 1e-12) & (money > 1e-9)
-        idx, rest, money = idx[keep], rest[keep], money[keep]
+        money -= got * unit
+        got_all += got
+        sold[p] = min(total, idle[p])
+        revenue[p] = sold[p] * unit
+    served = np.zeros(want.size)
+    served[idx] = got_all
+    paid = np.zeros(want.size)
+    paid[idx] = cash[idx] - money
     return LoadService(served=served, paid=paid, sold=sold, revenue=revenue)
 
 

@@ -1,0 +1,163 @@
+"""The ``sim`` command line."""
+
+from __future__ import annotations
+
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from sim.loader import ScenarioError, load_scenario, parse_override
+from sim.output import RunFolder, atomic_write_json, atomic_write_parquet, new_run_dir
+from sim.runner import TABLES, run_replications
+from sim.summary import combine
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Simulate markets for GPU compute: who gets compute, at what price, how fast, in what blocks.",
+)
+console = Console(stderr=True)
+
+HEADLINE = (
+    "served_share.academics",
+    "served_share.startups",
+    "large_run_completion.academics",
+    "large_run_completion.startups",
+    "price_paid.academics",
+    "price_paid.startups",
+    "on_demand_price.mean",
+    "utilization.mean",
+    "provider_profit.total",
+    "startup_failure_share",
+    "gini_compute",
+)
+
+
+def _load(file: Path, overrides: list[str] | None = None):
+    try:
+        pairs = dict(parse_override(s) for s in overrides or [])
+        return load_scenario(file, pairs)
+    except ScenarioError as err:
+        for line in err.problems:
+            typer.echo(line, err=True)
+        typer.echo(f"{len(err.problems)} problem(s); nothing was run.", err=True)
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def validate(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")]) -> None:
+    """Check a scenario file; report every problem at once (exit 2 if any)."""
+    sc = _load(file)
+    typer.echo(f"{file}: ok (scenario '{sc.name}', {sc.replications} replications)")
+
+
+@app.command()
+def run(
+    file: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    seed: Annotated[int | None, typer.Option(help="Root seed (overrides the file).")] = None,
+    replications: Annotated[
+        int | None, typer.Option(help="Replications (overrides the file).")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Run folder (default results/<name>-<time>).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a field: path=value (repeatable).")
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes for replications.")] = 1,
+    plots: Annotated[bool, typer.Option(help="Draw price and access figures.")] = True,
+) -> None:
+    """Run a scenario and write its results folder."""
+    overrides = list(set_ or [])
+    if seed is not None:
+        overrides.append(f"seed={seed}")
+    if replications is not None:
+        overrides.append(f"replications={replications}")
+    sc = _load(file, overrides)
+    path = out or new_run_dir(Path("results"), sc.name)
+    folder = RunFolder(path, sc, str(file))
+    with folder:
+        results = _run_with_progress(sc, workers)
+        for name in TABLES:
+            df = pd.concat([r.tables[name] for r in results], ignore_index=True)
+            atomic_write_parquet(path / f"{name}.parquet", df)
+        metrics = combine([r.summary for r in results])
+        summary = {"scenario": sc.name, "replications": sc.replications, "metrics": metrics}
+        atomic_write_json(path / "summary.json", summary)
+        folder.manifest["seeds"] = [
+            {
+                "replication": r.replication,
+                "entropy": r.seed_entropy,
+                "spawn_key": list(r.spawn_key),
+            }
+            for r in results
+        ]
+        folder.manifest["timings"]["replication_seconds"] = [round(r.seconds, 3) for r in results]
+        if plots:
+            _plot(path)
+        folder.finish("complete")
+    _print_summary(metrics, path)
+
+
+def _run_with_progress(sc, workers: int):
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(f"{sc.name}: replications", total=sc.replications)
+        advance = lambda _r: bar.advance(task)  # noqa: E731
+        if workers > 1:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                return run_replications(sc, executor=pool, on_done=advance)
+        return run_replications(sc, on_done=advance)
+
+
+def _plot(path: Path) -> None:
+    try:
+        from sim.viz.price import plot_run  # noqa: F401
+    except ImportError:
+        return
+    from sim.viz import plot_run as draw
+
+    draw(path, kinds=["all"], formats=["png"], out_dir=None)
+
+
+def _print_summary(metrics: dict, path: Path) -> None:
+    table = Table(title=f"Headline metrics (mean and 95% CI over replications) -> {path}")
+    table.add_column("metric")
+    table.add_column("mean", justify="right")
+    table.add_column("95% CI", justify="right")
+    for name in HEADLINE:
+        m = metrics.get(name)
+        if m is None:
+            continue
+        lo, hi = m["ci95"]
+        table.add_row(name, f"{m['mean']:.4g}", f"[{lo:.4g}, {hi:.4g}]")
+    Console().print(table)
+
+
+@app.command()
+def docs(
+    out: Annotated[Path, typer.Option(help="Where to write the reference.")] = Path(
+        "docs/scenario-reference.md"
+    ),
+) -> None:
+    """Generate the scenario field reference from the schema."""
+    from sim.docgen import reference_markdown
+    from sim.output import atomic_write_text
+
+    atomic_write_text(out, reference_markdown())
+    typer.echo(f"wrote {out}")
+
+
+def main() -> None:  # pragma: no cover
+    app()
