@@ -47,7 +47,7 @@ class ReportFormat(StrEnum):
 
 
 def _fail(message: str) -> typer.Exit:
-    err_console.print(Text(f"error: {message}", style="bold red"))
+    err_console.print(Text(f"error: {message}", style="bold red"), soft_wrap=True)
     return typer.Exit(2)
 
 
@@ -67,7 +67,7 @@ def _print_notes(notes: list[tuple[str, str]]) -> None:
 
 def _print_written(paths: list[Path]) -> None:
     for path in paths:
-        console.print(Text(f"wrote {path}"))
+        console.print(Text(f"wrote {path}"), soft_wrap=True)
 
 
 def plot(

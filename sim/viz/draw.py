@@ -41,7 +41,7 @@ def grid_figure(n_panels: int, ncols: int = 2, panel_w: float = 5.2, panel_h: fl
     fig = new_figure(panel_w * ncols + 1.6, panel_h * nrows + 0.9)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax in axes[n_panels:]:
-        ax.set_visible(False)
+        ax.remove()
     return fig, list(axes[:n_panels])
 
 
