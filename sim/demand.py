@@ -66,6 +66,7 @@ class Runs:
     arrival: np.ndarray  # period the need appears
     latest_start: np.ndarray  # last period the owner will still start it
     value: np.ndarray  # $/GPU-h
+    gpu_hours: np.ndarray = field(init=False)
     status: np.ndarray = field(init=False)
     channel: np.ndarray = field(init=False)
     start: np.ndarray = field(init=False)
@@ -74,6 +75,7 @@ class Runs:
 
     def __post_init__(self) -> None:
         n = self.agent.size
+        self.gpu_hours = self.gpus * self.hours
         self.status = np.full(n, FUTURE, dtype=np.int8)
         self.channel = np.zeros(n, dtype=np.int8)
         self.start = np.full(n, -1, dtype=np.int64)
@@ -82,10 +84,6 @@ class Runs:
 
     def __len__(self) -> int:
         return int(self.agent.size)
-
-    @property
-    def gpu_hours(self) -> np.ndarray:
-        return self.gpus * self.hours
 
 
 def generate_runs(

@@ -24,6 +24,7 @@ class CapacityLedger:
         self.capacity = np.repeat(cap[:, None], periods, axis=1)
         self.contracted = np.zeros_like(self.capacity)
         self.in_use = np.zeros_like(self.capacity)
+        self._free = self.capacity.copy()  # capacity - contracted - in_use, kept in step
         self.tol = 1e-6
 
     @property
@@ -33,10 +34,10 @@ class CapacityLedger:
     def free(self, t: int, width: int) -> np.ndarray:
         """Free GPUs per site over ``[t, t + width)``; periods past the ledger end count as 0."""
         end = min(t + width, self.periods)
+        if end - t == width:
+            return self._free[:, t:end].copy()
         out = np.zeros((self.sites, width))
-        out[:, : end - t] = (
-            self.capacity[:, t:end] - self.contracted[:, t:end] - self.in_use[:, t:end]
-        )
+        out[:, : end - t] = self._free[:, t:end]
         return out
 
     def reserve(self, sites, starts, durations, gpus, *, contract: bool) -> None:
@@ -54,6 +55,7 @@ class CapacityLedger:
                 f"site {s} period {lo + p} would be oversold by {-after[s, p]:.3f} GPUs"
             )
         target[:, lo:hi] += delta
+        self._free[:, lo:hi] = after
 
     def release(self, sites, starts, durations, gpus, *, contract: bool) -> None:
         """Give back part of a reservation (a defaulted contract's remaining term)."""
@@ -64,19 +66,21 @@ class CapacityLedger:
         target = self.contracted if contract else self.in_use
         target[:, lo:hi] -= delta
         np.maximum(target[:, lo:hi], 0.0, out=target[:, lo:hi])
+        self._refresh(lo, hi)
 
     def use_now(self, t: int, gpus_per_site: np.ndarray) -> None:
         """Book ``gpus_per_site`` for period ``t`` only (short jobs served from idle capacity)."""
-        free = self.capacity[:, t] - self.contracted[:, t] - self.in_use[:, t]
-        if np.any(gpus_per_site - free > self.tol):
-            s = int(np.argmax(gpus_per_site - free))
+        if np.any(gpus_per_site - self._free[:, t] > self.tol):
+            s = int(np.argmax(gpus_per_site - self._free[:, t]))
             raise OversoldError(f"site {s} period {t} would be oversold")
         self.in_use[:, t] += gpus_per_site
+        self._free[:, t] -= gpus_per_site
 
     def add_capacity(self, site: int, start: int, gpus: float, end: int | None = None) -> None:
         end = self.periods if end is None else min(end, self.periods)
         if start < end:
             self.capacity[site, start:end] += gpus
+            self._free[site, start:end] += gpus
 
     def cut_uncommitted(self, sites: np.ndarray, start: int, end: int, share: float) -> np.ndarray:
         """Remove up to ``share`` of capacity in ``[start, end)``, never below what is committed.
@@ -91,7 +95,13 @@ class CapacityLedger:
         committed = self.contracted[sites, start:end] + self.in_use[sites, start:end]
         cut = np.minimum(share * cap, np.maximum(cap - committed, 0.0))
         self.capacity[sites, start:end] = cap - cut
+        self._refresh(start, end)
         return cut.sum(axis=1)
+
+    def _refresh(self, lo: int, hi: int) -> None:
+        self._free[:, lo:hi] = (
+            self.capacity[:, lo:hi] - self.contracted[:, lo:hi] - self.in_use[:, lo:hi]
+        )
 
     def _window(self, sites, starts, durations, gpus):
         """Bookings as a dense [site, period] block over the smallest window that holds them."""

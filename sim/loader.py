@@ -178,12 +178,21 @@ def validate(data: dict[str, Any], source: str = "<scenario>") -> Scenario:
         raise ScenarioError([_format_error(source, e) for e in exc.errors()]) from None
 
 
+def with_overrides(
+    scenario: Scenario, overrides: dict[str, Any], source: str = "--set"
+) -> Scenario:
+    """``scenario`` with dotted-path overrides applied on top of its fully resolved fields, so
+    ``providers.neoclouds.gpus_per_site.median=900`` changes one parameter of a default
+    distribution instead of replacing it."""
+    if not overrides:
+        return scenario
+    return validate(apply_overrides(scenario.model_dump(mode="json"), overrides), source)
+
+
 def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
-    """Read, merge ``extends:``, apply overrides and validate a scenario file."""
-    raw = load_raw(path)
-    if overrides:
-        raw = apply_overrides(raw, overrides)
-    return validate(raw, str(path))
+    """Read, merge ``extends:``, validate, then apply overrides and validate again."""
+    scenario = validate(load_raw(path), str(path))
+    return with_overrides(scenario, overrides or {}, f"{path} (with --set)")
 
 
 def scenario_hash(scenario: Scenario) -> str:

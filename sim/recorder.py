@@ -27,10 +27,11 @@ class Recorder:
         self.list_price = np.zeros((T, world.sites.list_price.size))
         self.pool_used = np.zeros(T)
         self.pool_held = np.zeros(T)
-        self.alive = np.zeros((T, NB))
         self.run_gpus = np.zeros(NB)  # GPUs of runs running now, by class
         self.run_rate = np.zeros(NB)  # $ per period of on-demand runs running now (amortized)
         self.pool_run_gpus = 0.0
+        kinds = world.buyers.kind
+        self._onehot = (kinds[:, None] == np.arange(NB)[None, :]).astype(float)
         self.failures: list[tuple[np.ndarray, int]] = []
         self.orders: list[tuple[np.ndarray, np.ndarray, int]] = []
         self.signed: list[np.ndarray] = []
@@ -72,14 +73,17 @@ class Recorder:
         w, b, r = self.w, self.w.buyers, self.w.runs
         p = w.pending
         waiting = np.bincount(b.kind[r.agent[p]], r.gpus[p], NB) if p.size else 0.0
-        self.demand[t] = np.bincount(b.kind, want, NB) + waiting + self.run_gpus
-        self.served[t] = np.bincount(b.kind, from_pool + served_od, NB) + self.run_gpus
-        pool_cost = b.pool_gpus * w.pool_price * w.h
-        self.spend[t] = self.run_rate + np.bincount(b.kind, pool_cost + paid, NB)
+        by_class = np.stack((want, from_pool + served_od, paid)) @ self._onehot
+        self.demand[t] = by_class[0] + waiting + self.run_gpus
+        self.served[t] = by_class[1] + self.run_gpus
+        holders = w.holders
+        pool_cost = np.bincount(
+            b.kind[holders], b.pool_gpus[holders] * w.pool_price[holders] * w.h, NB
+        )
+        self.spend[t] = self.run_rate + pool_cost + by_class[2]
         self.list_price[t] = w.sites.list_price
         self.pool_used[t] = from_pool.sum() + self.pool_run_gpus
-        self.pool_held[t] = b.pool_gpus.sum()
-        self.alive[t] = np.bincount(b.kind, b.alive, NB)
+        self.pool_held[t] = b.pool_gpus[holders].sum()
 
     # ---- tables --------------------------------------------------------------------------------
 

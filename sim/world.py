@@ -64,6 +64,7 @@ class World:
         self._recheck = True
         self.waiting_blocked = np.zeros(len(self.buyers), dtype=bool)
         self.pool_price = np.zeros(len(self.buyers))  # $/GPU-h, GPU-weighted over live contracts
+        self.holders = np.zeros(0, dtype=np.int64)  # buyers holding contracted capacity now
         self.rec = Recorder(self)
         self._day = max(1, round(self.cal.periods_per_day))
         self._mean_run_gpu_hours = self._class_mean_run_gpu_hours()
@@ -111,6 +112,9 @@ class World:
             self._start_on_demand(t)
             self._recheck = False
         self._serve_load(t)
+
+    _slot_served = np.zeros(0)
+    _slot_paid = np.zeros(0)
 
     def _arrivals(self, t: int) -> None:
         r, b = self.runs, self.buyers
@@ -220,27 +224,47 @@ class World:
         self._start(got, t, ON_DEMAND, alloc.price[ok], sites)
 
     def _serve_load(self, t: int) -> None:
-        b, s = self.buyers, self.sites
+        """Steady load (many short jobs) is served from contract pools first, then on demand.
+
+        On-demand steady load is rented in day-long slots: at the first period of each day the
+        day's average load is matched to capacity idle over the whole day and booked for it.
+        With daily steps a slot is one period; with hourly steps this keeps the per-hour cost
+        small while runs, which need blocks, are still matched every hour.
+        """
+        b = self.buyers
         want = np.where(b.alive, b.base_load * self.profiles[b.kind, t], 0.0)
-        pool_free = np.maximum(b.pool_gpus - b.pool_busy, 0.0)
-        from_pool = np.minimum(want, pool_free)
-        rest = want - from_pool
-        served_od = np.zeros_like(want)
-        paid = np.zeros_like(want)
-        if self.sc.markets.on_demand.enabled and rest.any():
-            site_idle = np.maximum(self.ledger.free(t, 1)[:, 0], 0.0)
-            prov_idle = np.bincount(s.site_provider, weights=site_idle, minlength=s.list_price.size)
-            svc = serve_load(rest, b.load_value, b.cash, s.list_price, prov_idle, self.h)
-            served_od, paid = svc.served, svc.paid
-            b.cash -= paid
-            b.spend += paid
-            s.revenue += svc.revenue
-            self.ledger.use_now(t, spread_over_sites(svc.sold, s.site_provider, site_idle))
+        from_pool = np.minimum(want, np.maximum(b.pool_gpus - b.pool_busy, 0.0))
+        if t % self._day == 0:
+            self._load_slot(t)
+        served_od, paid = self._slot_served, self._slot_paid
         got = from_pool + served_od
         b.demanded += want * self.h
         b.served += got * self.h
         b.value += got * self.h * b.load_value
         self.rec.period(t, want, from_pool, served_od, paid)
+
+    def _load_slot(self, t: int) -> None:
+        b, s = self.buyers, self.sites
+        n = len(b)
+        self._slot_served, self._slot_paid = np.zeros(n), np.zeros(n)
+        if not self.sc.markets.on_demand.enabled:
+            return
+        slot = min(self._day, self.cal.horizon - t)
+        prof = self.profiles[:, t : t + slot].mean(axis=1)
+        want = np.where(b.alive, b.base_load * prof[b.kind], 0.0)
+        rest = want - np.minimum(want, np.maximum(b.pool_gpus - b.pool_busy, 0.0))
+        if not rest.any():
+            return
+        site_idle = np.maximum(self.ledger.free(t, slot).min(axis=1), 0.0)
+        prov_idle = np.bincount(s.site_provider, weights=site_idle, minlength=s.list_price.size)
+        svc = serve_load(rest, b.load_value, b.cash, s.list_price, prov_idle, self.h * slot)
+        b.cash -= svc.paid
+        b.spend += svc.paid
+        s.revenue += svc.revenue
+        booked = spread_over_sites(svc.sold, s.site_provider, site_idle)
+        sites = np.flatnonzero(booked > 0)
+        self.ledger.reserve(sites, t, slot, booked[sites], contract=False)
+        self._slot_served, self._slot_paid = svc.served, svc.paid / slot
 
     # ---- contracts ---------------------------------------------------------------------------
 
@@ -417,6 +441,7 @@ class World:
             out=np.zeros(holders.size),
             where=b.pool_gpus[holders] > 0,
         )
+        self.holders = np.flatnonzero(b.pool_gpus > 0)
 
     def _expire(self, rows: np.ndarray, end: int):
         yield self.env.timeout(max(0, end - int(self.env.now)))

@@ -54,7 +54,7 @@ def allocate_blocks(
     if n == 0 or free.shape[0] == 0:
         return _result(site, price, req, hours_per_period)
     free = free.copy()
-    todo = np.arange(n)
+    todo = _possible(free, price, req, hours_per_period)
     while todo.size:
         choice, avail = _cheapest_feasible(free, price, req, todo, hours_per_period)
         ok = choice >= 0
@@ -69,6 +69,19 @@ def allocate_blocks(
         _book(free, sites, req.periods[accepted], req.gpus[accepted])
         todo = todo[stop:]
     return _result(site, price, req, hours_per_period)
+
+
+def _possible(free, price, req, hours_per_period) -> np.ndarray:
+    """Requests that could be served somewhere before anything is booked (a cheap filter:
+    price, budget and size checks against the best case, without the window computation)."""
+    low = price.min(axis=-1) if price.ndim == 2 else np.full(len(req), price.min())
+    biggest = free.max()
+    ok = (
+        (low <= req.max_price)
+        & (req.gpus * req.periods * hours_per_period * low <= req.budget + 1e-9)
+        & (req.gpus <= biggest + 1e-9)
+    )
+    return np.flatnonzero(ok)
 
 
 def _prices(price: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -123,5 +136,7 @@ def _result(site, price, req, hours_per_period) -> BlockAllocation:
     if served.any():
         rows = np.flatnonzero(served)
         p[rows] = _prices(price, rows)[np.arange(rows.size), site[rows]]
-    cost = np.where(served, req.gpus * req.periods * hours_per_period * np.nan_to_num(p), 0.0)
+    cost = np.where(
+        served, req.gpus * req.periods * hours_per_period * np.where(served, p, 0.0), 0.0
+    )
     return BlockAllocation(site=site, price=p, cost=cost)

@@ -1,0 +1,104 @@
+"""Wall time and peak memory of the baseline scenario as the population grows.
+
+    python benchmarks/bench_scale.py            # all cases
+    python benchmarks/bench_scale.py --quick    # 1,000 and 10,000 agents only
+
+Each case runs one replication in a fresh process (so peak memory is that case's own).
+Populations are scaled by a factor applied to every buyer count and to providers' capacity
+(provider counts stay, so a 100x world has 100x the GPUs in the same nine providers).
+Goals on a 2-core machine: 1 simulated year of 1,000 agents at hourly steps in <= 5 s;
+100,000 agents over 3 years at daily steps in <= 60 s and <= 2 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CHILD = r"""
+import json, resource, sys, time
+from sim.loader import load_scenario
+from sim.runner import run_replication
+from sim.world import World
+from sim.seeding import replication_seed
+
+factor, step, years = float(sys.argv[1]), sys.argv[2], float(sys.argv[3])
+base = load_scenario(sys.argv[4])
+b, p = base.buyers, base.providers
+over = {
+    "time.step": step,
+    "time.horizon_years": years,
+    "buyers.frontier_labs.count": max(1, round(b.frontier_labs.count * factor)),
+    "buyers.startups.count": round(b.startups.count * factor),
+    "buyers.academics.count": round(b.academics.count * factor),
+    "providers.hyperscalers.gpus_per_site.median": p.hyperscalers.gpus_per_site.median * factor,
+    "providers.neoclouds.gpus_per_site.median": p.neoclouds.gpus_per_site.median * factor,
+}
+sc = load_scenario(sys.argv[4], over)
+t0 = time.perf_counter()
+world = World(sc, replication_seed(sc.seed, 0))
+t1 = time.perf_counter()
+world.run()
+t2 = time.perf_counter()
+res = run_replication  # tables and summary are part of the cost a user sees
+from sim.runner import TABLES
+from sim.summary import replication_summary
+tables = {n: getattr(world.rec, n)(0) for n in TABLES}
+replication_summary(tables, sc.metrics.large_run_gpus)
+t3 = time.perf_counter()
+agents = len(world.buyers) + world.sites.list_price.size
+print(json.dumps({
+    "agents": agents, "periods": world.cal.horizon, "runs": len(world.runs),
+    "setup_s": t1 - t0, "simulate_s": t2 - t1, "tables_s": t3 - t2, "total_s": t3 - t0,
+    "per_period_ms": 1000 * (t2 - t1) / world.cal.horizon,
+    "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+}))
+"""
+
+CASES = [
+    ("1k agents, 1 year hourly", 1, "hour", 1.0, 5.0, None),
+    ("1k agents, 3 years daily", 1, "day", 3.0, None, None),
+    ("10k agents, 3 years daily", 10, "day", 3.0, None, None),
+    ("100k agents, 3 years daily", 100, "day", 3.0, 60.0, 2048.0),
+]
+
+
+def run_case(factor: float, step: str, years: float, scenario: Path) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(factor), step, str(years), str(scenario)],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="skip the 100,000-agent case")
+    ap.add_argument("--scenario", type=Path, default=ROOT / "scenarios" / "baseline.yaml")
+    args = ap.parse_args()
+    cases = CASES[:3] if args.quick else CASES
+    header = f"{'case':<30}{'agents':>8}{'periods':>8}{'runs':>9}{'wall s':>9}{'ms/period':>10}{'peak MB':>9}  goal"
+    print(header)
+    for label, factor, step, years, goal_s, goal_mb in cases:
+        r = run_case(factor, step, years, args.scenario)
+        goal = []
+        if goal_s is not None:
+            goal.append(f"<= {goal_s:g} s: {'met' if r['total_s'] <= goal_s else 'NOT met'}")
+        if goal_mb is not None:
+            goal.append(f"<= {goal_mb:g} MB: {'met' if r['peak_mb'] <= goal_mb else 'NOT met'}")
+        print(
+            f"{label:<30}{r['agents']:>8}{r['periods']:>8}{r['runs']:>9}{r['total_s']:>9.2f}"
+            f"{r['per_period_ms']:>10.3f}{r['peak_mb']:>9.0f}  {'; '.join(goal)}"
+        )
+
+
+if __name__ == "__main__":
+    main()
