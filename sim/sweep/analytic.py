@@ -49,10 +49,7 @@ class NoisyIshigami:
     ) -> dict[str, float]:
         rng = np.random.default_rng(seed)
         y = ishigami(params, seed, replication)["y"]
-        return {
-            "y": y + self.noise_sd * float(rng.standard_normal()),
-            "replication": float(replication),
-        }
+        return {"y": y + self.noise_sd * float(rng.standard_normal())}
 
 
 @dataclass(frozen=True)

@@ -17,17 +17,16 @@ is the same as an uninterrupted sweep's.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
-import traceback
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Executor, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as pads
@@ -35,57 +34,16 @@ import pyarrow.dataset as pads
 from sim.sweep.design import Design, build_design
 from sim.sweep.executor import InProcessExecutor
 from sim.sweep.files import write_json, write_parquet
-from sim.sweep.spec import SweepSpec, point_seed, spec_differences
+from sim.sweep.spec import SweepSpec, spec_differences
+from sim.sweep.worker import ModelFunction, Outcome, Task, describe_error, run_tasks
 
-ModelFunction = Callable[[dict[str, Any], np.random.SeedSequence, int], dict[str, float]]
 ProgressCallback = Callable[[int, int], None]
-Task = tuple[int, int, dict[str, Any]]
-Outcome = tuple[int, int, dict[str, float] | None, dict[str, str] | None]
 
 _POINT_FILE = re.compile(r"^p(\d+)-r(\d+)\.parquet$")
 
 
 class SweepFolderError(Exception):
     """A sweep folder that cannot be used as asked (exists, differs, or is not a sweep)."""
-
-
-# --- running one batch of tasks (this part runs in the workers) ---------------------------------
-
-
-def run_tasks(
-    model: ModelFunction, root_seed: int, common: bool, tasks: list[Task]
-) -> list[Outcome]:
-    """Run each (point, replication, params) task; an exception is returned, not raised."""
-    outcomes: list[Outcome] = []
-    for point, replication, params in tasks:
-        seed = point_seed(root_seed, point, replication, common)
-        try:
-            metrics = _as_metrics(model(params, seed, replication))
-        except Exception as exc:  # noqa: BLE001 - a failed point is recorded and the sweep goes on
-            error = {
-                "error": f"{type(exc).__name__}: {exc}",
-                "traceback": "".join(traceback.format_exception(exc)),
-            }
-            outcomes.append((point, replication, None, error))
-        else:
-            outcomes.append((point, replication, metrics, None))
-    return outcomes
-
-
-def _as_metrics(summary: Any) -> dict[str, float]:
-    if not isinstance(summary, dict):
-        raise TypeError(
-            f"model function returned {type(summary).__name__}, expected dict[str, float]"
-        )
-    out: dict[str, float] = {}
-    for key, value in summary.items():
-        if not isinstance(key, str):
-            raise TypeError(f"metric name {key!r} is not a string")
-        try:
-            out[key] = float(value)
-        except (TypeError, ValueError):
-            raise TypeError(f"metric {key}: {value!r} is not a number") from None
-    return out
 
 
 # --- the folder ----------------------------------------------------------------------------------
@@ -170,13 +128,13 @@ class SweepFolder:
         return self.points_dir / f"p{point:07d}-r{replication:04d}.parquet"
 
     def write_point(self, point: int, replication: int, metrics: dict[str, float]) -> None:
-        columns: dict[str, Any] = {
-            "point": pa.array([point], pa.int64()),
-            "replication": pa.array([replication], pa.int64()),
-        }
-        for name in sorted(metrics):
-            columns[name] = pa.array([metrics[name]], pa.float64())
-        write_parquet(self.point_path(point, replication), pa.table(columns))
+        names = sorted(metrics)
+        schema = _point_schema(tuple(names))
+        values = [[point], [replication], *([metrics[n]] for n in names)]
+        table = pa.Table.from_arrays(
+            [pa.array(v, f.type) for v, f in zip(values, schema, strict=True)], schema=schema
+        )
+        write_parquet(self.point_path(point, replication), table, small=True)
 
     def record_failure(
         self, point: int, replication: int, params: dict[str, Any], error: dict[str, str]
@@ -217,6 +175,12 @@ class SweepFolder:
 
     def _in_design(self, point: int, replication: int) -> bool:
         return point < self.design.size and replication < self.spec.replications
+
+
+@functools.lru_cache(maxsize=64)
+def _point_schema(metrics: tuple[str, ...]) -> pa.Schema:
+    fields = [pa.field("point", pa.int64()), pa.field("replication", pa.int64())]
+    return pa.schema(fields + [pa.field(name, pa.float64()) for name in metrics])
 
 
 def _check_same(spec_file: Path, spec: SweepSpec, design: Design) -> None:
@@ -342,10 +306,7 @@ def _outcomes(fut: Future, batch: list[Task]) -> list[Outcome]:
     except BrokenExecutor:
         raise
     except Exception as exc:  # noqa: BLE001 - e.g. a model that cannot be pickled, a lost worker
-        error = {
-            "error": f"{type(exc).__name__}: {exc}",
-            "traceback": "".join(traceback.format_exception(exc)),
-        }
+        error = describe_error(exc)
         return [(point, replication, None, error) for point, replication, _ in batch]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,14 +13,17 @@ import pyarrow.parquet as pq
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call ``write`` on a temporary file beside ``path``, then move it into place."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    """Call ``write`` on a temporary file beside ``path``, then move it into place.
+
+    The temporary name starts with a dot and holds the process id, so concurrent writers never
+    share one and readers that list a folder skip it.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        write(Path(tmp))
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 
@@ -30,5 +32,12 @@ def write_json(path: Path, data: Any) -> None:
     atomic_write(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
-def write_parquet(path: Path, table: pa.Table) -> None:
-    atomic_write(path, lambda p: pq.write_table(table, p))
+def write_parquet(path: Path, table: pa.Table, small: bool = False) -> None:
+    """Write ``table``; ``small`` skips compression and statistics (one-row files)."""
+    options = {"compression": "none", "write_statistics": False} if small else {}
+
+    def write(p: Path) -> None:
+        with open(p, "wb") as fh:
+            pq.write_table(table, fh, **options)
+
+    atomic_write(path, write)

@@ -26,19 +26,14 @@ from typing import Any
 import numpy as np
 
 from sim.sweep.parameters import Parameter
+from sim.sweep.worker import point_seed
 
 METHODS = ("grid", "lhs", "sobol", "morris")
 FORMAT_VERSION = 1
 DESIGN_KEY = 2**32 - 1  # spawn key of the design sampler; no point index reaches it
 ANALYSIS_KEY = 2**32 - 2  # spawn key of the bootstrap in the sensitivity analysis
 
-
-def point_seed(
-    root_seed: int, point: int, replication: int, common_random_numbers: bool = False
-) -> np.random.SeedSequence:
-    """The seed of one run: a pure function of (root seed, point, replication)."""
-    key = (replication,) if common_random_numbers else (point, replication)
-    return np.random.SeedSequence(entropy=root_seed, spawn_key=key)
+__all__ = ["SweepSpec", "aux_rng", "point_seed", "spec_differences"]
 
 
 def aux_rng(root_seed: int, key: int) -> np.random.Generator:
