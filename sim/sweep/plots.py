@@ -90,15 +90,13 @@ def plot_indices(indices: pd.DataFrame, spec: SweepSpec, metric: str, path: Path
     y = np.arange(len(wide))
     height = 0.8 / len(shown)
     for k, name in enumerate(shown):
+        pos = y + (k - (len(shown) - 1) / 2) * height
+        values = wide[name].to_numpy(dtype=float)
+        ax.barh(pos, values, height=height, label=_INDEX_NAMES.get(name, name))
         err = conf[name].to_numpy(dtype=float)
-        ax.barh(
-            y + (k - (len(shown) - 1) / 2) * height,
-            wide[name].to_numpy(dtype=float),
-            height=height,
-            xerr=np.where(np.isfinite(err), err, 0.0),
-            capsize=3,
-            label=_INDEX_NAMES.get(name, name),
-        )
+        has = np.isfinite(err)
+        if has.any():
+            ax.errorbar(values[has], pos[has], xerr=err[has], fmt="none", ecolor="black", capsize=3)
     ax.set_yticks(y, [_param_label(spec, p) for p in wide.index])
     ax.axvline(0.0, color="black", linewidth=0.8)
     xlabel = {
@@ -106,8 +104,8 @@ def plot_indices(indices: pd.DataFrame, spec: SweepSpec, metric: str, path: Path
         "morris": f"change of {metric_label(metric)} over the full parameter range",
     }.get(spec.method, "rank correlation with the metric")
     ax.set_xlabel(xlabel)
-    ax.set_title(f"{spec.method.capitalize()} sensitivity of {metric}")
-    ax.legend(loc="lower right", fontsize="small")
+    ax.set_title(f"{spec.method.capitalize()} sensitivity of {metric} (bars: 95% intervals)")
+    fig.legend(loc="outside lower center", ncols=len(shown), fontsize="small")
     return save_figure(fig, path)
 
 
@@ -135,17 +133,21 @@ def plot_tornado(means: pd.DataFrame, spec: SweepSpec, metric: str, path: Path) 
         if spec.method == "grid"
         else ("bottom third", "top third")
     )
-    ax.barh(
-        y, [b[1] - base for b in bars], left=base, color="tab:blue", label=f"parameter {words[0]}"
-    )
-    ax.barh(
-        y, [b[2] - base for b in bars], left=base, color="tab:orange", label=f"parameter {words[1]}"
-    )
+    # Side by side rather than overlaid: low and high can move the metric the same way.
+    for k, (colour, word) in enumerate((("tab:blue", words[0]), ("tab:orange", words[1]))):
+        ax.barh(
+            y + (0.2 if k == 0 else -0.2),
+            [b[1 + k] - base for b in bars],
+            left=base,
+            height=0.4,
+            color=colour,
+            label=f"parameter {word}",
+        )
     ax.axvline(base, color="black", linewidth=0.8)
     ax.set_yticks(y, [b[0] for b in bars])
     ax.set_xlabel(f"mean {metric_label(metric)} (line: mean over all points)")
     ax.set_title(f"Tornado: what moves {metric}")
-    ax.legend(loc="lower right", fontsize="small")
+    fig.legend(loc="outside lower center", ncols=2, fontsize="small")
     return save_figure(fig, path)
 
 
