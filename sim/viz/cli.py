@@ -96,30 +96,26 @@ def plot(
 
 
 def _deltas_table(table: pd.DataFrame) -> Table:
-    reference = table["reference"].iloc[0] if len(table) else ""
-    out = Table(title=f"Headline metrics against {reference} (95% Welch interval)")
-    for name, justify in (
-        ("Metric", "left"),
-        ("Run", "left"),
-        ("Reference", "right"),
-        ("Run mean", "right"),
-        ("Difference", "right"),
-        ("95% CI", "right"),
-        ("Sig.", "center"),
-    ):
-        out.add_column(name, justify=justify)
+    """The deltas of one run against the reference as a rich table."""
+    reference, run = str(table["reference"].iloc[0]), str(table["run"].iloc[0])
+    out = Table(title=f"{run} against {reference}: difference of means, 95% Welch interval")
+    out.add_column("Metric", no_wrap=True)
+    out.add_column(reference, justify="right")
+    out.add_column(run, justify="right")
+    out.add_column("Diff.", justify="right", no_wrap=True)
+    out.add_column("95% CI", justify="right", no_wrap=True)
+    out.add_column("*", justify="center")
 
     def f(x: float) -> str:
-        return "n/a" if pd.isna(x) else f"{x:.4g}"
+        return "n/a" if pd.isna(x) else f"{x:.3g}"
 
     for r in table.itertuples(index=False):
         out.add_row(
             Text(str(r.metric)),
-            Text(str(r.run)),
             f(r.reference_mean),
             f(r.run_mean),
             Text(f(r.delta), style="bold" if r.significant else ""),
-            f"[{f(r.ci95_low)}, {f(r.ci95_high)}]",
+            f"{f(r.ci95_low)} to {f(r.ci95_high)}",
             "*" if r.significant else "",
         )
     return out
@@ -149,7 +145,8 @@ def compare(
         result = compare_runs(run_dirs, _labels(labels, len(run_dirs)), out, formats=[fmt.value])
     except RunFolderError as exc:
         raise _fail(str(exc)) from exc
-    console.print(_deltas_table(result.table))
+    for _, rows in result.table.groupby("run", sort=False):
+        console.print(_deltas_table(rows))
     console.print("* the 95% interval of the difference excludes 0", style="dim")
     _print_notes([(b.kind, n) for b in result.built for n in b.notes])
     _print_written(result.paths)
@@ -166,10 +163,15 @@ def report(
     fmt: Annotated[
         ReportFormat, typer.Option("--format", "-f", help="How figures are embedded.")
     ] = ReportFormat.png,
+    kind: Annotated[
+        list[Kind] | None,
+        typer.Option("--kind", "-k", help="Figure(s) to include; repeat for several."),
+    ] = None,
 ) -> None:
     """Write one self-contained HTML page with scenarios, headline metrics and all curves."""
+    kinds = [k.value for k in kind] if kind else ["all"]
     try:
-        path = write_report(run_dirs, out, _labels(labels, len(run_dirs)), fmt.value)
+        path = write_report(run_dirs, out, _labels(labels, len(run_dirs)), fmt.value, kinds)
     except RunFolderError as exc:
         raise _fail(str(exc)) from exc
     _print_written([path])

@@ -170,8 +170,8 @@ def _meta_html(run: Run) -> str:
     return f'<dl class="meta">{rows}</dl>'
 
 
-def _run_section(index: int, run: Run, fmt: str) -> tuple[str, int]:
-    built = build_figures([run])
+def _run_section(index: int, run: Run, fmt: str, kinds: Sequence[str]) -> tuple[str, int]:
+    built = build_figures([run], kinds)
     figures = "".join(figure_html(b, fmt) for b in built)
     scenario = html.escape(run.scenario_text or "(scenario.yaml absent)")
     section = (
@@ -183,7 +183,7 @@ def _run_section(index: int, run: Run, fmt: str) -> tuple[str, int]:
     return section, sum(b.figure is not None for b in built)
 
 
-def _comparison_section(runs: Sequence[Run], fmt: str) -> tuple[str, int]:
+def _comparison_section(runs: Sequence[Run], fmt: str, kinds: Sequence[str]) -> tuple[str, int]:
     try:
         table_html = comparison_table_html(compare_table(runs))
         intro = (
@@ -193,7 +193,7 @@ def _comparison_section(runs: Sequence[Run], fmt: str) -> tuple[str, int]:
         )
     except RunFolderError as exc:
         table_html, intro = "", f"No comparison table: {html.escape(str(exc))}"
-    built = build_figures(runs)
+    built = build_figures(runs, kinds)
     figures = "".join(figure_html(b, fmt) for b in built)
     section = (
         f'<section id="comparison"><h2>Comparison</h2><p class="lede">{intro}</p>{table_html}'
@@ -203,18 +203,18 @@ def _comparison_section(runs: Sequence[Run], fmt: str) -> tuple[str, int]:
     return section, sum(b.figure is not None for b in built)
 
 
-def render_report(runs: Sequence[Run], fmt: str = "png") -> str:
+def render_report(runs: Sequence[Run], fmt: str = "png", kinds: Sequence[str] = ("all",)) -> str:
     """The whole report page as one HTML string (deterministic for the same runs)."""
     if fmt not in ("png", "svg"):
         raise ValueError(f"report figure format must be 'png' or 'svg', not {fmt!r}")
     sections, count = [], 0
     for i, run in enumerate(runs, start=1):
-        section, n = _run_section(i, run, fmt)
+        section, n = _run_section(i, run, fmt, kinds)
         sections.append(section)
         count += n
     nav = [f'<a href="#run-{i}">{html.escape(r.label)}</a>' for i, r in enumerate(runs, 1)]
     if len(runs) > 1:
-        section, n = _comparison_section(runs, fmt)
+        section, n = _comparison_section(runs, fmt, kinds)
         sections.append(section)
         count += n
         nav.append('<a href="#comparison">Comparison</a>')
@@ -236,10 +236,11 @@ def write_report(
     out: Path | str = "report.html",
     labels: Sequence[str] | None = None,
     fmt: str = "png",
+    kinds: Sequence[str] = ("all",),
 ) -> Path:
     """Write the report of ``run_dirs`` to ``out`` and return its path."""
     runs = load_runs([Path(p) for p in run_dirs], list(labels) if labels else None)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_report(runs, fmt))
+    out.write_text(render_report(runs, fmt, kinds))
     return out
