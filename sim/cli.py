@@ -122,13 +122,9 @@ def _run_with_progress(sc, workers: int):
 
 
 def _plot(path: Path) -> None:
-    try:
-        from sim.viz.price import plot_run  # noqa: F401
-    except ImportError:
-        return
-    from sim.viz import plot_run as draw
+    from sim.viz import plot_run
 
-    draw(path, kinds=["all"], formats=["png"], out_dir=None)
+    plot_run(path, kinds=["all"], formats=["png"], out_dir=None)
 
 
 def _print_summary(metrics: dict, path: Path) -> None:
@@ -157,6 +153,23 @@ def docs(
 
     atomic_write_text(out, reference_markdown())
     typer.echo(f"wrote {out}")
+
+
+def _register_commands() -> None:
+    from sim.sweep.cli import discover, sweep
+    from sim.viz.cli import compare, plot, report
+
+    for name, fn in (
+        ("plot", plot),
+        ("compare", compare),
+        ("report", report),
+        ("sweep", sweep),
+        ("discover", discover),
+    ):
+        app.command(name)(fn)
+
+
+_register_commands()
 
 
 def main() -> None:  # pragma: no cover
