@@ -1,0 +1,135 @@
+"""Prices per (site, period) for a fixed block-auction allocation.
+
+With indivisible blocks, prices that clear the market exactly may not exist. The rule used here:
+the prices p[s, t] solve a linear program on the fixed allocation that
+
+* never charges an accepted bid more than its limit (hard constraints: each cell's price is at
+  most the limit of every divisible bid served there, and an accepted block's average price
+  over its window is at most its limit) and never pays a seller less than its reserve
+  (p >= reserve), so no block is paradoxically accepted;
+* minimizes the lost opportunity of everyone left out: for each unserved divisible GPU-hour
+  and each rejected block, how much it would have gained at the cheapest eligible site at these
+  prices (paradoxically rejected blocks are allowed, their regret is what is minimized), plus
+  (p - reserve) on capacity left unsold;
+* among such prices, takes the lowest (a tie-break of weight 1e-6 on price times capacity).
+
+When the allocation is a competitive equilibrium (e.g. divisible bids only) the regret is zero
+and the prices clear the market. Prices equal to the reserve always satisfy the hard
+constraints, because the allocation only serves bids whose limit covers the reserve, so the LP
+is always feasible. Every buyer pays the cell price for every GPU-hour it uses and every seller
+receives it, so money balances exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import sparse
+from scipy.optimize import linprog
+
+from sim.markets.block_book import BlockOrderBook, eligible_pairs, window_reserve
+
+TIE_BREAK = 1e-6
+
+
+def _window_cells(book: BlockOrderBook, blocks: np.ndarray, sites: np.ndarray):
+    """(row, cell) entries: row i lists the cells of block blocks[i]'s window at sites[i]."""
+    periods = book.block_periods[blocks]
+    row = np.repeat(np.arange(blocks.size), periods)
+    offset = np.arange(periods.sum()) - np.repeat(np.cumsum(periods) - periods, periods)
+    cell = np.repeat(sites, periods) * book.n_periods + book.block_start[blocks][row] + offset
+    return row, cell
+
+
+def _rows(row, col, value, n_rows, n_cols) -> sparse.csr_matrix:
+    return sparse.csr_matrix((value, (row, col)), shape=(n_rows, n_cols))
+
+
+def _accepted_blocks(book: BlockOrderBook, block_site: np.ndarray):
+    """Hard rows: sum of p over the window <= D * limit, for every accepted block."""
+    blocks = np.flatnonzero(block_site >= 0)
+    row, cell = _window_cells(book, blocks, block_site[blocks])
+    cells = _rows(row, cell, np.ones(row.size), blocks.size, book.capacity.size)
+    return cells, book.block_periods[blocks] * book.block_limit[blocks]
+
+
+def _regret_rows(cells, owner, rhs, weight_of):
+    """Attach one regret variable per distinct owner: cells - regret[owner] <= rhs."""
+    owners, column = np.unique(owner, return_inverse=True)
+    regret = _rows(np.arange(owner.size), column, -np.ones(owner.size), owner.size, owners.size)
+    return cells, regret, rhs, weight_of(owners)
+
+
+def _divisible_regrets(book: BlockOrderBook, unfilled: np.ndarray):
+    """-p[s, t] - regret_d <= -limit_d for each unserved divisible bid at each eligible site."""
+    bids, sites = eligible_pairs(book.div_site, book.div_region, book.site_region)
+    gain = book.div_limit[bids] - book.reserve[sites, book.div_period[bids]]
+    keep = (unfilled[bids] > 0) & (gain > 0)
+    bids, sites = bids[keep], sites[keep]
+    cell = sites * book.n_periods + book.div_period[bids]
+    cells = _rows(np.arange(bids.size), cell, -np.ones(bids.size), bids.size, book.capacity.size)
+    return _regret_rows(
+        cells, bids, -book.div_limit[bids], lambda d: unfilled[d] * book.period_hours
+    )
+
+
+def _block_regrets(book: BlockOrderBook, block_site: np.ndarray):
+    """-(mean p over the window) - regret_b <= -limit_b for rejected blocks at eligible sites."""
+    blocks, sites = eligible_pairs(book.block_site, book.block_region, book.site_region)
+    value = book.block_periods * book.block_limit
+    keep = (block_site[blocks] < 0) & (value[blocks] > window_reserve(book)[blocks, sites])
+    blocks, sites = blocks[keep], sites[keep]
+    row, cell = _window_cells(book, blocks, sites)
+    weight = -1.0 / book.block_periods[blocks][row]
+    cells = _rows(row, cell, weight, blocks.size, book.capacity.size)
+    hours = book.block_gpus * book.block_periods * book.period_hours
+    return _regret_rows(cells, blocks, -book.block_limit[blocks], lambda b: hours[b])
+
+
+def _price_bounds(book: BlockOrderBook, alloc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """p >= reserve everywhere; p <= limit of every divisible bid served in the cell."""
+    upper = np.full(book.capacity.shape, np.inf)
+    bids, sites = np.nonzero(alloc > 0)
+    np.minimum.at(upper, (sites, book.div_period[bids]), book.div_limit[bids])
+    lower = book.reserve
+    return lower.ravel(), np.maximum(upper, lower).ravel()
+
+
+def block_prices(
+    book: BlockOrderBook, block_site: np.ndarray, alloc: np.ndarray, sold: np.ndarray
+) -> np.ndarray:
+    """Prices per (site, period) for the allocation (rule in the module docstring)."""
+    unfilled = np.maximum(book.div_qty - alloc.sum(axis=1), 0.0)
+    unfilled[unfilled <= 1e-9 * np.maximum(book.div_qty, 1.0)] = 0.0
+    hard, hard_rhs = _accepted_blocks(book, block_site)
+    d_cells, d_regret, d_rhs, d_weight = _divisible_regrets(book, unfilled)
+    b_cells, b_regret, b_rhs, b_weight = _block_regrets(book, block_site)
+    n_d, n_b = d_weight.size, b_weight.size
+    a_ub = sparse.bmat(
+        [
+            [hard, None, None],
+            [d_cells, d_regret, None],
+            [b_cells, None, b_regret],
+        ],
+        format="csr",
+    )
+    unsold = np.maximum(book.capacity - sold, 0.0).ravel()
+    cell_cost = (unsold + TIE_BREAK * (book.capacity.ravel() + 1.0)) * book.period_hours
+    lower, upper = _price_bounds(book, alloc)
+    n_regret = n_d + n_b
+    bounds = np.column_stack(
+        [
+            np.concatenate([lower, np.zeros(n_regret)]),
+            np.concatenate([upper, np.full(n_regret, np.inf)]),
+        ]
+    )
+    result = linprog(
+        np.concatenate([cell_cost, d_weight, b_weight]),
+        A_ub=a_ub,
+        b_ub=np.concatenate([hard_rhs, d_rhs, b_rhs]),
+        bounds=bounds,
+        method="highs",
+    )
+    if result.status != 0:
+        raise RuntimeError(f"HiGHS failed on the block pricing LP: {result.message}")
+    n_cells = book.capacity.size
+    return np.clip(result.x[:n_cells], lower, upper).reshape(book.capacity.shape)
