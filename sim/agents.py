@@ -117,9 +117,20 @@ class Buyers:
         n = self.kind.size
         self.initial_cash = self.cash.copy()
         for name in (
-            "inflow", "outflow", "spend", "demanded", "served", "value", "largest_block",
-            "defaulted", "runs_since_round", "next_round", "pool_gpus", "pool_block", "pool_busy",
-        ):  # fmt: skip
+            "inflow",
+            "outflow",
+            "spend",
+            "demanded",
+            "served",
+            "value",
+            "largest_block",
+            "defaulted",
+            "runs_since_round",
+            "next_round",
+            "pool_gpus",
+            "pool_block",
+            "pool_busy",
+        ):
             setattr(self, name, np.zeros(n))
         self.pool_busy_until = np.zeros(n, dtype=np.int64)
 

@@ -32,10 +32,14 @@ class CapacityLedger:
         return self.capacity.shape[0]
 
     def free(self, t: int, width: int) -> np.ndarray:
-        """Free GPUs per site over ``[t, t + width)``; periods past the ledger end count as 0."""
+        """Free GPUs per site over ``[t, t + width)``; periods past the ledger end count as 0.
+
+        Returns a read-only view when the window lies inside the ledger (no copy)."""
         end = min(t + width, self.periods)
         if end - t == width:
-            return self._free[:, t:end].copy()
+            view = self._free[:, t:end]
+            view.flags.writeable = False
+            return view
         out = np.zeros((self.sites, width))
         out[:, : end - t] = self._free[:, t:end]
         return out

@@ -62,28 +62,33 @@ class Recorder:
     def contracts_signed(self, rows: np.ndarray) -> None:
         self.signed.append(rows.copy())
 
-    def period(
-        self,
-        t: int,
-        want: np.ndarray,
-        from_pool: np.ndarray,
-        served_od: np.ndarray,
-        paid: np.ndarray,
-    ) -> None:
-        w, b, r = self.w, self.w.buyers, self.w.runs
-        p = w.pending
-        waiting = np.bincount(b.kind[r.agent[p]], r.gpus[p], NB) if p.size else 0.0
-        by_class = np.stack((want, from_pool + served_od, paid)) @ self._onehot
-        self.demand[t] = by_class[0] + waiting + self.run_gpus
-        self.served[t] = by_class[1] + self.run_gpus
+    def steady(self, want, got, paid, from_pool) -> None:
+        """Cache the class totals of steady load; valid until the world marks them stale."""
+        w, b = self.w, self.w.buyers
+        by_class = np.stack((want, got, paid)) @ self._onehot
         holders = w.holders
         pool_cost = np.bincount(
             b.kind[holders], b.pool_gpus[holders] * w.pool_price[holders] * w.h, NB
         )
-        self.spend[t] = self.run_rate + pool_cost + by_class[2]
+        self._steady = (
+            by_class[0],
+            by_class[1],
+            by_class[2] + pool_cost,
+            float(from_pool.sum()),
+            float(b.pool_gpus[holders].sum()),
+        )
+
+    def period(self, t: int) -> None:
+        w, b, r = self.w, self.w.buyers, self.w.runs
+        want, got, spend, from_pool, held = self._steady
+        p = w.pending
+        waiting = np.bincount(b.kind[r.agent[p]], r.gpus[p], NB) if p.size else 0.0
+        self.demand[t] = want + waiting + self.run_gpus
+        self.served[t] = got + self.run_gpus
+        self.spend[t] = self.run_rate + spend
         self.list_price[t] = w.sites.list_price
-        self.pool_used[t] = from_pool.sum() + self.pool_run_gpus
-        self.pool_held[t] = b.pool_gpus[holders].sum()
+        self.pool_used[t] = from_pool + self.pool_run_gpus
+        self.pool_held[t] = held
 
     # ---- tables --------------------------------------------------------------------------------
 

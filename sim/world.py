@@ -74,23 +74,35 @@ class World:
     def run(self) -> None:
         env = self.env
         if self.sc.markets.contracts.enabled:
-            env.process(self._every(self.cal.periods(self.sc.markets.contracts.session_days),
-                                    self.contracting))  # fmt: skip
+            env.process(
+                self._every(
+                    self.cal.periods(self.sc.markets.contracts.session_days), self.contracting
+                )
+            )
             env.process(self._every(self.cal.periods(DAYS_PER_MONTH), self.billing, first=1))
         env.process(self._every(self.cal.periods(DAYS_PER_MONTH), self.funding, first=1))
         env.process(self._grants())
         for k, spec in enumerate(self.provider_specs):
             if spec.build.enabled:
-                env.process(self._every(self.cal.periods(spec.build.review_days),
-                                        lambda t, k=k: self.review_capacity(t, k), first=1))  # fmt: skip
+                env.process(
+                    self._every(
+                        self.cal.periods(spec.build.review_days),
+                        lambda t, k=k: self.review_capacity(t, k),
+                        first=1,
+                    )
+                )
             if spec.price_adjustment > 0:
-                env.process(self._every(self.cal.periods(DAYS_PER_MONTH),
-                                        lambda t, k=k: self.reprice(t, k), first=1))  # fmt: skip
+                env.process(
+                    self._every(
+                        self.cal.periods(DAYS_PER_MONTH), lambda t, k=k: self.reprice(t, k), first=1
+                    )
+                )
         for shock in self.sc.shocks:
             if shock.kind == "supply_cut":
                 env.process(self._supply_cut(shock))
         env.process(self._every(1, self.session))
         env.run(until=self.cal.horizon)
+        self._flush_steady()
         self.billing(self.cal.horizon)
         self.ledger.check()
 
@@ -115,6 +127,9 @@ class World:
 
     _slot_served = np.zeros(0)
     _slot_paid = np.zeros(0)
+    _steady_periods = 0
+    _steady_stale = True
+    _steady_prof = np.zeros(0)
 
     def _arrivals(self, t: int) -> None:
         r, b = self.runs, self.buyers
@@ -140,6 +155,7 @@ class World:
             return
         fin, self.running = self.running[done], self.running[~done]
         self._recheck = True
+        self._steady_stale = True
         r.status[fin] = COMPLETED
         self.rec.run_ended(fin)
         who = r.agent[fin]
@@ -189,6 +205,7 @@ class World:
         fits = (b.pool_busy[who] <= 0) & (r.gpus[p] <= b.pool_block[who])
         rows = self._first_per_owner(p[fits]) if fits.any() else p[:0]
         if rows.size:
+            self._steady_stale = True
             np.add.at(b.pool_busy, r.agent[rows], r.gpus[rows])
             self._start(rows, t, CONTRACT, self.pool_price[r.agent[rows]])
 
@@ -230,18 +247,43 @@ class World:
         day's average load is matched to capacity idle over the whole day and booked for it.
         With daily steps a slot is one period; with hourly steps this keeps the per-hour cost
         small while runs, which need blocks, are still matched every hour.
+
+        Per-buyer quantities only change when an event touches a buyer (a run starts or ends
+        in a pool, a contract starts or ends, a buyer fails, the season turns), so they are
+        recomputed then and otherwise accumulated period by period in one step.
         """
-        b = self.buyers
-        want = np.where(b.alive, b.base_load * self.profiles[b.kind, t], 0.0)
-        from_pool = np.minimum(want, np.maximum(b.pool_gpus - b.pool_busy, 0.0))
+        prof = self.profiles[:, t]
         if t % self._day == 0:
+            self._flush_steady()
             self._load_slot(t)
-        served_od, paid = self._slot_served, self._slot_paid
-        got = from_pool + served_od
-        b.demanded += want * self.h
-        b.served += got * self.h
-        b.value += got * self.h * b.load_value
-        self.rec.period(t, want, from_pool, served_od, paid)
+            self._steady_stale = True
+        if self._steady_stale or not np.array_equal(prof, self._steady_prof):
+            self._flush_steady()
+            self._recompute_steady(prof)
+        self._steady_periods += 1
+        self.rec.period(t)
+
+    def _recompute_steady(self, prof: np.ndarray) -> None:
+        b = self.buyers
+        want = np.where(b.alive, b.base_load * prof[b.kind], 0.0)
+        from_pool = np.minimum(want, np.maximum(b.pool_gpus - b.pool_busy, 0.0))
+        got = from_pool + self._slot_served
+        self._steady = (want, got)
+        self._steady_prof = prof.copy()
+        self._steady_stale = False
+        self.rec.steady(want, got, self._slot_paid, from_pool)
+
+    def _flush_steady(self) -> None:
+        """Add the accumulated periods of steady load to the buyers' totals."""
+        k = self._steady_periods
+        if k == 0:
+            return
+        b = self.buyers
+        want, got = self._steady
+        b.demanded += want * (self.h * k)
+        b.served += got * (self.h * k)
+        b.value += got * (self.h * k) * b.load_value
+        self._steady_periods = 0
 
     def _load_slot(self, t: int) -> None:
         b, s = self.buyers, self.sites
@@ -384,8 +426,13 @@ class World:
         eligible[academic] &= b.cash[who[academic], None] >= total[academic]
         order = self._contract_priority(who)
         who, gpus, max_price, eligible = who[order], gpus[order], max_price[order], eligible[order]
-        req = BlockRequests(gpus=gpus, periods=np.full(who.size, window), max_price=max_price,
-                            budget=np.full(who.size, np.inf), eligible=eligible)  # fmt: skip
+        req = BlockRequests(
+            gpus=gpus,
+            periods=np.full(who.size, window),
+            max_price=max_price,
+            budget=np.full(who.size, np.inf),
+            eligible=eligible,
+        )
         alloc = allocate_blocks(room, price, req, self.h)
         ok = alloc.site >= 0
         if not ok.any():
@@ -426,6 +473,7 @@ class World:
     def _pool_changed(self, holders: np.ndarray) -> None:
         """Recompute pool size, largest single contract and average price for ``holders``."""
         b, bk = self.buyers, self.book
+        self._steady_stale = True
         holders = np.unique(holders)
         live = bk.live()
         mine = live[np.isin(bk.holder[live], holders)]
@@ -465,6 +513,7 @@ class World:
             return
         dead = run[in_pool]
         r.status[dead] = KILLED
+        self._steady_stale = True
         np.subtract.at(b.pool_busy, r.agent[dead], r.gpus[dead])
         self.running = run[~in_pool]
         self.rec.run_ended(dead)
@@ -501,6 +550,7 @@ class World:
             return
         b.alive[who] = False
         self._recheck = True
+        self._steady_stale = True
         live = bk.live()
         gone = live[np.isin(bk.holder[live], who)]
         if gone.size:

@@ -1,6 +1,6 @@
 """Regenerate tests/expected/tiny_summary.json (only when a model change is intended):
 
-    python tests/make_expected.py
+python tests/make_expected.py
 """
 
 import json
@@ -16,5 +16,7 @@ out = {
     str(r.replication): {k: (None if math.isnan(v) else v) for k, v in r.summary.items()}
     for r in results
 }
-(here / "expected" / "tiny_summary.json").write_text(json.dumps(out, indent=2, sort_keys=True) + "\n")
+(here / "expected" / "tiny_summary.json").write_text(
+    json.dumps(out, indent=2, sort_keys=True) + "\n"
+)
 print("wrote", here / "expected" / "tiny_summary.json")

@@ -12,7 +12,13 @@ from sim.ledger import CapacityLedger, OversoldError
 @given(
     caps=st.lists(st.integers(0, 20), min_size=1, max_size=4),
     bookings=st.lists(
-        st.tuples(st.integers(0, 3), st.integers(0, 15), st.integers(1, 8), st.integers(1, 12), st.booleans()),
+        st.tuples(
+            st.integers(0, 3),
+            st.integers(0, 15),
+            st.integers(1, 8),
+            st.integers(1, 12),
+            st.booleans(),
+        ),
         max_size=25,
     ),
 )

@@ -47,7 +47,10 @@ def test_negative_capacity(tmp_path):
 
 
 def test_negative_distribution_parameter(tmp_path):
-    p = _write(tmp_path, "providers:\n  hyperscalers:\n    gpus_per_site: {dist: uniform, low: 5, high: 1}\n")
+    p = _write(
+        tmp_path,
+        "providers:\n  hyperscalers:\n    gpus_per_site: {dist: uniform, low: 5, high: 1}\n",
+    )
     _run_fails(tmp_path, p, "providers.hyperscalers.gpus_per_site")
 
 
@@ -85,14 +88,19 @@ def test_every_error_reported_at_once(tmp_path):
 
 
 def test_bad_override(tmp_path, tiny_path):
-    res = runner.invoke(app, ["run", str(tiny_path), "--set", "buyers.startups.count=-5", "--out", str(tmp_path / "o")])
+    res = runner.invoke(
+        app,
+        ["run", str(tiny_path), "--set", "buyers.startups.count=-5", "--out", str(tmp_path / "o")],
+    )
     assert res.exit_code == 2
     assert "buyers.startups.count: must be >= 0" in res.output
     assert not (tmp_path / "o").exists()
 
 
 def test_validate_ok_and_extends_merges(tmp_path, tiny_path):
-    child = _write(tmp_path, f"extends: {tiny_path}\nname: child\nbuyers:\n  startups:\n    count: 3\n")
+    child = _write(
+        tmp_path, f"extends: {tiny_path}\nname: child\nbuyers:\n  startups:\n    count: 3\n"
+    )
     sc = load_scenario(child)
     assert sc.name == "child"
     assert sc.buyers.startups.count == 3

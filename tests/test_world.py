@@ -41,7 +41,7 @@ def test_gpu_hours_are_conserved(tiny):
     pool_used = world.rec.pool_used.sum() * h
     assert np.all(world.rec.pool_used <= world.rec.pool_held + 1e-6)
     # served counts runs in full when they start; compare on what the horizon could deliver
-    in_pool_runs = ((r.channel == 2) & (r.start >= 0))
+    in_pool_runs = (r.channel == 2) & (r.start >= 0)
     delivered_runs = (r.gpus * r.periods * h)[(r.start >= 0)].sum()
     steady_served = b.served.sum() - delivered_runs
     pool_steady = pool_used - (r.gpus * (end - r.start) * h)[in_pool_runs].sum()
