@@ -19,7 +19,12 @@ def gini(x: np.ndarray) -> float:
 
 
 def replication_summary(tables: dict[str, pd.DataFrame], large_run_gpus: int) -> dict[str, float]:
-    agents, jobs, prov, ts = tables["agents"], tables["jobs"], tables["providers"], tables["timeseries"]
+    agents, jobs, prov, ts = (
+        tables["agents"],
+        tables["jobs"],
+        tables["providers"],
+        tables["timeseries"],
+    )
     out: dict[str, float] = {}
     settled = jobs[jobs["status"] != "pending"]
     for cls in BUYER_CLASSES:
@@ -27,7 +32,9 @@ def replication_summary(tables: dict[str, pd.DataFrame], large_run_gpus: int) ->
         j = settled[settled["agent_class"] == cls]
         big = j[j["gpus"] >= large_run_gpus]
         started = j["start_day"].notna()
-        out[f"served_share.{cls}"] = _div(a["served_gpu_hours"].sum(), a["demanded_gpu_hours"].sum())
+        out[f"served_share.{cls}"] = _div(
+            a["served_gpu_hours"].sum(), a["demanded_gpu_hours"].sum()
+        )
         out[f"price_paid.{cls}"] = _div(a["spend"].sum(), a["served_gpu_hours"].sum())
         out[f"surplus.{cls}"] = float(a["surplus"].sum())
         out[f"large_run_completion.{cls}"] = _div(big["start_day"].notna().sum(), len(big))
