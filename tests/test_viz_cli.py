@@ -71,14 +71,14 @@ def test_missing_table_is_named(runs, tmp_path):
 
 def test_compare_prints_and_writes_the_deltas(runs, tmp_path):
     out = tmp_path / "cmp"
-    args = ["compare", *map(str, runs), "--out", str(out), "--labels", "today,plan"]
+    args = ["compare", *map(str, runs), "-o", str(out), "--labels", "today,plan", "-k", "access"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     text = _flat(result.output)
     assert "plan against today" in text and "served_share.academics" in text
     table = pd.read_csv(out / "compare.csv")
     assert set(table["run"]) == {"plan"}
-    assert (out / "access.png").is_file()
+    assert [p.name for p in sorted(out.glob("*.png"))] == ["access.png"]
 
 
 def test_compare_rejects_bad_labels_and_a_single_run(runs):

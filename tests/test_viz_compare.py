@@ -60,10 +60,12 @@ def test_hand_computed_deltas(tmp_path):
 
 
 def test_compare_writes_table_and_figures(two_runs, tmp_path):
-    result = compare_runs(two_runs, ["today", "plan"], tmp_path / "out")
+    kinds = ["access", "forward"]
+    result = compare_runs(two_runs, ["today", "plan"], tmp_path / "out", kinds=kinds)
     names = {p.name for p in result.paths}
-    assert {"compare.parquet", "compare.csv", "price.png", "access.png", "lorenz.png"} <= names
-    assert "forward.png" not in names  # neither run has a forward market
+    # neither run has a forward market: that figure is skipped with a note
+    assert names == {"compare.parquet", "compare.csv", "access.png"}
+    assert result.built[1].figure is None and result.built[1].notes
     saved = pd.read_parquet(tmp_path / "out" / "compare.parquet")
     pd.testing.assert_frame_equal(saved, result.table)
     csv = pd.read_csv(tmp_path / "out" / "compare.csv")

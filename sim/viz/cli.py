@@ -137,12 +137,18 @@ def compare(
         str | None, typer.Option("--labels", "-l", help="Comma-separated run labels.")
     ] = None,
     fmt: Annotated[Format, typer.Option("--format", "-f", help="Image format.")] = Format.png,
+    kind: Annotated[
+        list[Kind] | None,
+        typer.Option("--kind", "-k", help="Figure(s) to overlay; repeat for several."),
+    ] = None,
 ) -> None:
     """Overlay the curves of several runs and tabulate differences against the first."""
     if len(run_dirs) < 2:
         raise _fail("compare needs at least two run folders")
+    kinds = [k.value for k in kind] if kind else ["all"]
+    names = _labels(labels, len(run_dirs))
     try:
-        result = compare_runs(run_dirs, _labels(labels, len(run_dirs)), out, formats=[fmt.value])
+        result = compare_runs(run_dirs, names, out, kinds=kinds, formats=[fmt.value])
     except RunFolderError as exc:
         raise _fail(str(exc)) from exc
     for _, rows in result.table.groupby("run", sort=False):
