@@ -115,3 +115,40 @@ def test_settle_pays_in_full_or_pro_rata_and_flags_default():
     paid, defaulted = settle(cash, np.array([0, 1, 1]), np.array([50.0, 40.0, 20.0]))
     assert np.allclose(paid, [50.0, 20.0, 10.0])
     assert defaulted.tolist() == [1]
+
+
+def serve_load_loop(want, value, cash, price, idle, hours):
+    """Reference: the rule as written, provider by provider, buyer asks capped up front."""
+    from sim.channels.on_demand import capped_asks
+
+    rest, _ = capped_asks(want, value, cash, price, hours)
+    served = np.zeros(want.size)
+    paid = np.zeros(want.size)
+    sold = np.zeros(price.size)
+    for p in np.argsort(price, kind="stable"):
+        ask = np.where(value >= price[p], rest, 0.0)
+        total = ask.sum()
+        if total <= 0 or idle[p] <= 0:
+            continue
+        got = ask * min(1.0, idle[p] / total)
+        served += got
+        paid += got * price[p] * hours
+        sold[p] = got.sum()
+        rest = rest - got
+    return served, paid, sold
+
+
+@settings(max_examples=300, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), buyers=st.integers(0, 30), providers=st.integers(1, 6))
+def test_serve_load_equals_provider_by_provider_loop(seed, buyers, providers):
+    rng = np.random.default_rng(seed)
+    want = rng.exponential(3, buyers) * (rng.random(buyers) < 0.8)
+    value = rng.uniform(1, 9, buyers)
+    cash = rng.exponential(50, buyers) * (rng.random(buyers) < 0.9)
+    price = rng.choice([1.99, 2.5, 3.99, 6.88], providers)
+    idle = rng.integers(0, 40, providers).astype(float)
+    svc = serve_load(want, value, cash, price, idle, 1.0)
+    served, paid, sold = serve_load_loop(want, value, cash, price, idle, 1.0)
+    assert np.allclose(svc.served, served)
+    assert np.allclose(svc.paid, paid)
+    assert np.allclose(svc.sold, sold)

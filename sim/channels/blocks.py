@@ -53,21 +53,41 @@ def allocate_blocks(
     site = np.full(n, -1, dtype=np.int64)
     if n == 0 or free.shape[0] == 0:
         return _result(site, price, req, hours_per_period)
-    free = free.copy()
-    todo = _possible(free, price, req, hours_per_period)
+    rows = _possible(free, price, req, hours_per_period)
+    if rows.size == 0:
+        return _result(site, price, req, hours_per_period)
+    width = int(req.periods[rows].max())
+    free = np.array(free[:, :width], dtype=float)
+    gpus, periods = req.gpus[rows], req.periods[rows]
+    p = _prices(price, rows)
+    # price, budget and eligibility do not change while the session runs; only free capacity does
+    static = (p <= req.max_price[rows, None]) & (
+        gpus[:, None] * periods[:, None] * hours_per_period * p <= req.budget[rows, None] + 1e-9
+    )
+    if req.eligible is not None:
+        static &= req.eligible[rows]
+    masked_price = np.where(static, p, np.inf)
+    window = np.minimum.accumulate(free, axis=1)  # [site, d]: min free over the first d+1
+    avail = window[:, periods - 1].T  # [request, site]
+    todo = np.arange(rows.size)
     while todo.size:
-        choice, avail = _cheapest_feasible(free, price, req, todo, hours_per_period)
-        ok = choice >= 0
-        todo, choice, avail = todo[ok], choice[ok], avail[ok]
+        fits_now = avail[todo] >= gpus[todo, None] - 1e-9
+        masked = np.where(fits_now, masked_price[todo], np.inf)
+        choice = np.argmin(masked, axis=1)
+        ok = np.isfinite(masked[np.arange(todo.size), choice])
+        todo, choice = todo[ok], choice[ok]
         if todo.size == 0:
             break
-        claimed = _claimed_at_site(choice, req.gpus[todo], free.shape[0])
-        fits = claimed <= avail + 1e-9
+        claimed = _claimed_at_site(choice, gpus[todo], free.shape[0])
+        fits = claimed <= avail[todo, choice] + 1e-9
         stop = int(np.argmin(fits)) if not fits.all() else todo.size
         accepted, sites = todo[:stop], choice[:stop]
-        site[accepted] = sites
-        _book(free, sites, req.periods[accepted], req.gpus[accepted])
+        site[rows[accepted]] = sites
+        changed = _book(free, sites, periods[accepted], gpus[accepted])
         todo = todo[stop:]
+        if todo.size and changed.size:
+            window[changed] = np.minimum.accumulate(free[changed], axis=1)
+            avail[np.ix_(todo, changed)] = window[changed][:, periods[todo] - 1].T
     return _result(site, price, req, hours_per_period)
 
 
@@ -88,30 +108,9 @@ def _prices(price: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return price[rows] if price.ndim == 2 else np.broadcast_to(price, (rows.size, price.size))
 
 
-def _cheapest_feasible(free, price, req, rows, hours_per_period):
-    """Per request: the cheapest feasible site (-1 if none) and the block free there."""
-    width = int(req.periods[rows].max())
-    window = np.minimum.accumulate(free[:, :width], axis=1)  # [site, d]: min free over d+1 periods
-    avail = window[:, req.periods[rows] - 1].T  # [request, site]
-    p = _prices(price, rows)
-    cost = req.gpus[rows, None] * req.periods[rows, None] * hours_per_period * p
-    feasible = (
-        (avail >= req.gpus[rows, None] - 1e-9)
-        & (p <= req.max_price[rows, None])
-        & (cost <= req.budget[rows, None] + 1e-9)
-    )
-    if req.eligible is not None:
-        feasible &= req.eligible[rows]
-    masked = np.where(feasible, p, np.inf)
-    choice = np.argmin(masked, axis=1)
-    has = np.isfinite(masked[np.arange(rows.size), choice])
-    chosen_avail = avail[np.arange(rows.size), choice]
-    return np.where(has, choice, -1), chosen_avail
-
-
 def _claimed_at_site(choice: np.ndarray, gpus: np.ndarray, n_sites: int) -> np.ndarray:
     """GPUs claimed at each request's site by it and every earlier request choosing that site."""
-    order = np.lexsort((np.arange(choice.size), choice))
+    order = np.argsort(choice, kind="stable")
     csum = np.cumsum(gpus[order])
     starts = np.searchsorted(choice[order], np.arange(n_sites))
     before_group = np.concatenate(([0.0], csum))[starts]
@@ -120,14 +119,17 @@ def _claimed_at_site(choice: np.ndarray, gpus: np.ndarray, n_sites: int) -> np.n
     return claimed
 
 
-def _book(free: np.ndarray, sites: np.ndarray, periods: np.ndarray, gpus: np.ndarray) -> None:
+def _book(free: np.ndarray, sites: np.ndarray, periods: np.ndarray, gpus: np.ndarray) -> np.ndarray:
+    """Subtract the accepted blocks from ``free``; returns the sites that changed."""
     if sites.size == 0:
-        return
-    width = free.shape[1]
-    diff = np.zeros((free.shape[0], width + 1))
-    np.add.at(diff, (sites, np.zeros_like(sites)), gpus)
-    np.add.at(diff, (sites, np.minimum(periods, width)), -gpus)
-    free -= np.cumsum(diff, axis=1)[:, :width]
+        return sites
+    n_sites, width = free.shape
+    flat = np.concatenate([sites * (width + 1), sites * (width + 1) + np.minimum(periods, width)])
+    diff = np.bincount(flat, np.concatenate([gpus, -gpus]), n_sites * (width + 1))
+    changed = np.unique(sites)
+    delta = np.cumsum(diff.reshape(n_sites, width + 1)[changed], axis=1)[:, :width]
+    free[changed] -= delta
+    return changed
 
 
 def _result(site, price, req, hours_per_period) -> BlockAllocation:

@@ -1,10 +1,16 @@
 """Posted-price on-demand service of steady load (many short jobs) from idle capacity.
 
-Steady load is divisible: it does not need a block, only GPUs this period. Providers are visited
-from the cheapest list price up; at each one, every buyer still wanting GPUs, valuing them at or
-above the price and able to pay, asks for what it still wants (capped by its cash); when asks
-exceed the provider's idle GPUs, each is served the same share (pro-rata rationing), and the
-rest spills over to the next provider.
+Steady load is divisible: it does not need a block, only GPUs for the slot. The rule:
+providers are visited from the cheapest list price up; at each one, every buyer valuing GPUs at
+or above the price asks for what it still wants; when asks exceed the provider's idle GPUs, each
+is served the same share (pro-rata rationing), and the rest spills over to the next provider.
+A buyer asks for no more than its cash buys at the highest list price it accepts, so it can pay
+whatever mix of providers serves it.
+
+Because eligibility is a value threshold, the buyers eligible at a provider are exactly those
+eligible at every cheaper one, so all of them have lost the same share of their ask to rationing
+so far. The whole sequence therefore reduces to one scalar recursion over providers, followed
+by one vectorized step over buyers (tested against the plain provider-by-provider loop).
 """
 
 from __future__ import annotations
@@ -16,10 +22,20 @@ import numpy as np
 
 @dataclass(frozen=True)
 class LoadService:
-    served: np.ndarray  # [buyer] GPUs served this period
+    served: np.ndarray  # [buyer] GPUs served this slot
     paid: np.ndarray  # [buyer] $ paid
-    sold: np.ndarray  # [provider] GPUs sold this period
+    sold: np.ndarray  # [provider] GPUs sold this slot
     revenue: np.ndarray  # [provider] $ received
+
+
+def capped_asks(want, value, cash, price, hours_per_period) -> tuple[np.ndarray, np.ndarray]:
+    """(ask per buyer, number of providers whose price the buyer accepts)."""
+    ladder = np.sort(price)
+    reach = np.searchsorted(ladder, value, side="right")
+    top = ladder[np.maximum(reach - 1, 0)] * hours_per_period
+    afford = np.divide(cash, top, out=np.zeros_like(want, dtype=float), where=top > 0)
+    ask = np.where(reach > 0, np.minimum(want, np.maximum(afford, 0.0)), 0.0)
+    return ask, reach
 
 
 def serve_load(
@@ -31,33 +47,26 @@ def serve_load(
     hours_per_period: float,
 ) -> LoadService:
     """Serve ``want`` [buyer] GPUs from providers' ``idle`` GPUs at list ``price`` [provider]."""
-    sold = np.zeros(price.size)
-    revenue = np.zeros(price.size)
-    idx = np.flatnonzero((want > 0) & (cash > 0))
-    rest = want[idx].astype(float)
-    money = cash[idx].astype(float)
-    val = value[idx]
-    got_all = np.zeros(idx.size)
-    for p in np.argsort(price, kind="stable"):
-        if idle[p] <= 0 or price[p] <= 0:
-            continue
-        unit = price[p] * hours_per_period
-        ask = np.minimum(rest, money / unit)
-        ask[val < price[p]] = 0.0
-        total = ask.sum()
-        if total <= 1e-12:
-            continue
-        got = ask if total <= idle[p] else ask * (idle[p] / total)
-        rest -= got
-        money -= got * unit
-        got_all += got
-        sold[p] = min(total, idle[p])
-        revenue[p] = sold[p] * unit
-    served = np.zeros(want.size)
-    served[idx] = got_all
-    paid = np.zeros(want.size)
-    paid[idx] = cash[idx] - money
-    return LoadService(served=served, paid=paid, sold=sold, revenue=revenue)
+    order = np.argsort(price, kind="stable")
+    ladder, room = price[order], np.maximum(idle[order], 0.0)
+    ask, reach = capped_asks(want, value, cash, price, hours_per_period)
+    n = price.size
+    # asks of buyers eligible at the k-th cheapest provider and beyond
+    eligible = np.cumsum(np.bincount(reach, ask, n + 1)[::-1])[::-1]
+    left = np.ones(n + 1)  # share of an eligible ask not yet served before provider k
+    cost = np.zeros(n + 1)  # $ per GPU asked, paid before provider k
+    sold_sorted = np.zeros(n)
+    for k in range(n):
+        demand = left[k] * eligible[k + 1]
+        share = min(1.0, room[k] / demand) if demand > 0 else 0.0
+        sold_sorted[k] = share * demand
+        cost[k + 1] = cost[k] + left[k] * share * ladder[k] * hours_per_period
+        left[k + 1] = left[k] * (1.0 - share)
+    served = ask * (1.0 - left[reach])
+    paid = ask * cost[reach]
+    sold = np.zeros(n)
+    sold[order] = sold_sorted
+    return LoadService(served=served, paid=paid, sold=sold, revenue=sold * price * hours_per_period)
 
 
 def spread_over_sites(
