@@ -1,0 +1,85 @@
+"""Clearing benchmarks: uniform-price auction against a bare argsort, block auction against MILP.
+
+Run with `python benchmarks/bench_clearing.py`. It prints (a) for several book sizes the time
+to clear with `uniform_price` and to argsort the same prices, with their ratio (goal: within
+3x), and (b) for several block-auction sizes the heuristic's welfare as a share of the MILP's
+and both run times. Times are medians of a few repeats on this machine.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+
+import numpy as np
+
+from sim.markets.block_auction import block_auction
+from sim.markets.instances import random_block_book
+from sim.markets.orders import OrderBook
+from sim.markets.reference import block_auction_optimum
+from sim.markets.uniform_price import uniform_price
+
+
+def median_time(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def bench_uniform(sizes=(1_000, 10_000, 100_000, 1_000_000), products: int = 8) -> None:
+    print("uniform_price vs np.argsort of the same prices")
+    print(f"{'orders':>10} {'clear ms':>10} {'argsort ms':>11} {'ratio':>7}")
+    rng = np.random.default_rng(0)
+    for n in sizes:
+        half = n // 2
+        book = OrderBook(
+            buy_qty=rng.integers(1, 64, half).astype(float),
+            buy_limit=rng.normal(2.5, 0.5, half),
+            buy_product=rng.integers(0, products, half),
+            sell_qty=rng.integers(1, 64, half).astype(float),
+            sell_reserve=rng.normal(2.2, 0.5, half),
+            sell_product=rng.integers(0, products, half),
+        )
+        prices = np.concatenate([book.buy_limit, book.sell_reserve])
+        repeats = 7 if n <= 100_000 else 3
+        clear = median_time(lambda book=book: uniform_price(book), repeats)
+        sort = median_time(lambda prices=prices: np.argsort(prices), repeats)
+        print(f"{n:>10} {clear * 1e3:>10.2f} {sort * 1e3:>11.2f} {clear / sort:>7.2f}")
+
+
+def bench_blocks() -> None:
+    print("\nblock_auction vs MILP (HiGHS), 3 seeded instances per size")
+    print(
+        f"{'sites':>5} {'periods':>7} {'blocks':>6} {'div':>5} {'welfare %':>10}"
+        f" {'heur s':>8} {'milp s':>8} {'milp optimal':>12}"
+    )
+    sizes = [(3, 8, 10, 20), (4, 12, 20, 40), (6, 24, 40, 100), (8, 48, 80, 300)]
+    for sites, periods, blocks, div in sizes:
+        rng = np.random.default_rng(sites)
+        ratios, heur, exact, optimal = [], [], [], True
+        for _ in range(3):
+            book = random_block_book(
+                rng, n_sites=sites, n_periods=periods, n_blocks=blocks, n_divisible=div
+            )
+            start = time.perf_counter()
+            result = block_auction(book)
+            heur.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            best = block_auction_optimum(book, time_limit=20.0)
+            exact.append(time.perf_counter() - start)
+            optimal &= best.optimal
+            ratios.append(result.welfare / best.welfare)
+        print(
+            f"{sites:>5} {periods:>7} {blocks:>6} {div:>5} {100 * min(ratios):>9.2f}%"
+            f" {np.mean(heur):>8.3f} {np.mean(exact):>8.3f} {str(optimal):>12}"
+        )
+    print("welfare % is the worst of the three instances; MILP time limit 20 s")
+
+
+if __name__ == "__main__":
+    warnings.simplefilter("error")
+    bench_uniform()
+    bench_blocks()
