@@ -27,6 +27,9 @@ class Recorder:
         self.list_price = np.zeros((T, world.sites.list_price.size))
         self.pool_used = np.zeros(T)
         self.pool_held = np.zeros(T)
+        self.spot_price = np.full(T, np.nan)
+        self.spot_volume = np.zeros(T)  # GPU-hours bought per period
+        self.spot_from_providers = np.zeros(T)  # of which sold by providers (rest is resale)
         self.run_gpus = np.zeros(NB)  # GPUs of runs running now, by class
         self.run_rate = np.zeros(NB)  # $ per period of on-demand runs running now (amortized)
         self.pool_run_gpus = 0.0
@@ -52,6 +55,13 @@ class Recorder:
         rate = r.gpus[rows] * np.nan_to_num(r.price[rows]) * w.h
         self.run_rate += sign * np.bincount(kind[od], rate[od], NB)
         self.pool_run_gpus += sign * float(r.gpus[rows][r.channel[rows] == CONTRACT].sum())
+
+    def spot(
+        self, t: int, length: int, price: float, gpu_hours: float, from_providers: float
+    ) -> None:
+        self.spot_price[t : t + length] = price
+        self.spot_volume[t : t + length] = gpu_hours / length
+        self.spot_from_providers[t : t + length] = from_providers / length
 
     def failed(self, who: np.ndarray, t: int) -> None:
         self.failures.append((who.copy(), t))
@@ -126,6 +136,11 @@ class Recorder:
             )
         cols[("volume", "on_demand")] = led.in_use.sum(0) * w.h
         cols[("volume", "contract")] = self.pool_used * w.h
+        if w.sc.markets.spot.enabled:
+            cols[("spot_price", "all")] = self.spot_price
+            cols[("volume", "spot")] = self.spot_volume
+            cols[("volume", "on_demand")] = led.in_use.sum(0) * w.h - self.spot_from_providers
+            cols[("volume", "resale")] = self.spot_volume - self.spot_from_providers
         frames = [
             pd.DataFrame(
                 {
@@ -163,6 +178,7 @@ class Recorder:
                 "initial_cash": b.initial_cash,
                 "final_cash": b.cash,
                 "inflow": b.inflow,
+                "resale_income": self.w.resale_income,
                 "outflow": b.outflow,
                 "failed": ~b.alive,
                 "defaulted_amount": b.defaulted,

@@ -369,13 +369,44 @@ class ContractMarket(Section):
     enabled: bool = param(True, "Long-term take-or-pay contracts.")
     session_days: float = param(7, "Days between contracting rounds.", "days", gt=0)
     resale: bool = param(
-        False, "Holders may resell unused contracted capacity (needs a spot market)."
+        False,
+        "Holders offer contracted capacity they will not use into the spot market (needs markets.spot).",
+    )
+
+
+class SpotMarket(Section):
+    enabled: bool = param(False, "Periodic uniform-price call auction for capacity.")
+    mechanism: Literal["uniform_price"] = param(
+        "uniform_price",
+        "Clearing mechanism, by its registry name (sim.markets.registry) for divisible orders.",
+    )
+    session_days: float = param(
+        1.0,
+        "Days between auctions; each sells capacity for the window up to the next one.",
+        "days",
+        gt=0,
+    )
+    reserve: Literal["owning_cost", "marginal_cost"] = param(
+        "owning_cost",
+        "Providers' reserve price: full owning cost (capital, opex and energy) or energy only.",
+    )
+    block_bids: bool = param(
+        True, "Waiting runs bid for all-or-nothing blocks (N GPUs at one site for their length)."
     )
 
 
 class Markets(Section):
     on_demand: OnDemandMarket = param(OnDemandMarket, "Posted-price on-demand channel.")
     contracts: ContractMarket = param(ContractMarket, "Long-term contracts channel.")
+    spot: SpotMarket = param(SpotMarket, "Spot market (the plan).")
+
+    @model_validator(mode="after")
+    def _resale_needs_spot(self) -> Markets:
+        if self.contracts.resale and not self.spot.enabled:
+            raise ValueError(
+                "contracts.resale needs markets.spot.enabled: true (resale goes through the spot market)"
+            )
+        return self
 
 
 # --- shocks, metrics, outputs ----------------------------------------------------------------------

@@ -47,6 +47,10 @@ def replication_summary(tables: dict[str, pd.DataFrame], large_run_gpus: int) ->
     for metric in ("on_demand_price", "utilization", "served_share", "contracted_share"):
         series = ts[(ts["metric"] == metric) & (ts["group"] == "all")]["value"]
         out[f"{metric}.mean"] = float(series.mean())
+    spot = ts[ts["metric"] == "spot_price"]["value"]
+    if len(spot):
+        out["spot_price.mean"] = float(spot.mean())
+        out["spot_price.volatility"] = float(np.nanstd(np.diff(np.log(spot.to_numpy()))))
     for cls in (*PROVIDER_CLASSES, "total"):
         p = prov if cls == "total" else prov[prov["provider_class"] == cls]
         out[f"provider_revenue.{cls}"] = float(p["revenue"].sum())

@@ -36,6 +36,8 @@ from sim.demand import (
     generate_runs,
 )
 from sim.ledger import CapacityLedger
+from sim.markets.orders import OrderBook
+from sim.markets.registry import MECHANISMS
 from sim.recorder import Recorder
 from sim.schema import Scenario
 from sim.seeding import component_rng
@@ -65,6 +67,12 @@ class World:
         self.waiting_blocked = np.zeros(len(self.buyers), dtype=bool)
         self.pool_price = np.zeros(len(self.buyers))  # $/GPU-h, GPU-weighted over live contracts
         self.holders = np.zeros(0, dtype=np.int64)  # buyers holding contracted capacity now
+        n = len(self.buyers)
+        self._spot_served = np.zeros(n)  # steady-load GPUs bought at the last spot auction
+        self._spot_paid = np.zeros(n)  # $ per period for them
+        self._lent = np.zeros(n)  # contracted GPUs resold at the last spot auction
+        self.resale_income = np.zeros(n)
+        self._spot_len = self.cal.periods(scenario.markets.spot.session_days)
         self.rec = Recorder(self)
         self._day = max(1, round(self.cal.periods_per_day))
         self._mean_run_gpu_hours = self._class_mean_run_gpu_hours()
@@ -100,6 +108,8 @@ class World:
         for shock in self.sc.shocks:
             if shock.kind == "supply_cut":
                 env.process(self._supply_cut(shock))
+        if self.sc.markets.spot.enabled:
+            env.process(self._every(self._spot_len, self.spot_session))
         env.process(self._every(1, self.session))
         env.run(until=self.cal.horizon)
         self._flush_steady()
@@ -202,7 +212,7 @@ class World:
         if p.size == 0:
             return
         who = r.agent[p]
-        fits = (b.pool_busy[who] <= 0) & (r.gpus[p] <= b.pool_block[who])
+        fits = (b.pool_busy[who] <= 0) & (self._lent[who] <= 0) & (r.gpus[p] <= b.pool_block[who])
         rows = self._first_per_owner(p[fits]) if fits.any() else p[:0]
         if rows.size:
             self._steady_stale = True
@@ -266,12 +276,12 @@ class World:
     def _recompute_steady(self, prof: np.ndarray) -> None:
         b = self.buyers
         want = np.where(b.alive, b.base_load * prof[b.kind], 0.0)
-        from_pool = np.minimum(want, np.maximum(b.pool_gpus - b.pool_busy, 0.0))
-        got = from_pool + self._slot_served
+        from_pool = np.minimum(want, self._pool_free())
+        got = from_pool + self._slot_served + self._spot_served
         self._steady = (want, got)
         self._steady_prof = prof.copy()
         self._steady_stale = False
-        self.rec.steady(want, got, self._slot_paid, from_pool)
+        self.rec.steady(want, got, self._slot_paid + self._spot_paid, from_pool + self._lent)
 
     def _flush_steady(self) -> None:
         """Add the accumulated periods of steady load to the buyers' totals."""
@@ -285,6 +295,11 @@ class World:
         b.value += got * (self.h * k) * b.load_value
         self._steady_periods = 0
 
+    def _pool_free(self) -> np.ndarray:
+        """Contracted GPUs a holder can use now: not running a run, not resold on the spot."""
+        b = self.buyers
+        return np.maximum(b.pool_gpus - b.pool_busy - self._lent, 0.0)
+
     def _load_slot(self, t: int) -> None:
         b, s = self.buyers, self.sites
         n = len(b)
@@ -294,7 +309,8 @@ class World:
         slot = min(self._day, self.cal.horizon - t)
         prof = self.profiles[:, t : t + slot].mean(axis=1)
         want = np.where(b.alive, b.base_load * prof[b.kind], 0.0)
-        rest = want - np.minimum(want, np.maximum(b.pool_gpus - b.pool_busy, 0.0))
+        rest = want - np.minimum(want, self._pool_free()) - self._spot_served
+        rest = np.maximum(rest, 0.0)
         if not rest.any():
             return
         site_idle = np.maximum(self.ledger.free(t, slot).min(axis=1), 0.0)
@@ -307,6 +323,63 @@ class World:
         sites = np.flatnonzero(booked > 0)
         self.ledger.reserve(sites, t, slot, booked[sites], contract=False)
         self._slot_served, self._slot_paid = svc.served, svc.paid / slot
+
+    # ---- spot market ---------------------------------------------------------------------------
+
+    def spot_session(self, t: int) -> None:
+        """A uniform-price call auction for capacity over the window until the next auction.
+
+        Buyers bid their steady load not covered by their pools (capped by what their cash buys
+        at their limit) at their value; providers offer capacity idle over the whole window at
+        their reserve; with resale on, contract holders offer the pool GPUs they will not use at
+        a reserve of zero (the contract is paid whatever happens). Fills last the whole window.
+        """
+        b, s, spec = self.buyers, self.sites, self.sc.markets.spot
+        length = min(self._spot_len, self.cal.horizon - t)
+        hours = length * self.h
+        prof = self.profiles[:, t : t + length].mean(axis=1)
+        want = np.where(b.alive, b.base_load * prof[b.kind], 0.0)
+        self._lent[:] = 0.0
+        spare = self._pool_free()
+        rest = want - np.minimum(want, spare)
+        ask = np.divide(b.cash, b.load_value * hours, out=np.zeros(len(b)), where=b.load_value > 0)
+        ask = np.minimum(rest, np.maximum(ask, 0.0))
+        bidders = np.flatnonzero(ask > 1e-9)
+        site_idle = np.maximum(self.ledger.free(t, length).min(axis=1), 0.0)
+        reserve = s.energy_cost + (s.fixed_cost if spec.reserve == "owning_cost" else 0.0)
+        sites = np.flatnonzero(site_idle > 1e-9)
+        resale = np.maximum(spare - want, 0.0) if self.sc.markets.contracts.resale else spare * 0
+        holders = np.flatnonzero(resale > 1e-9)
+        book = OrderBook(
+            buy_qty=ask[bidders],
+            buy_limit=b.load_value[bidders],
+            sell_qty=np.concatenate([site_idle[sites], resale[holders]]),
+            sell_reserve=np.concatenate([reserve[s.site_provider[sites]], np.zeros(holders.size)]),
+        )
+        res = MECHANISMS[spec.mechanism](book)
+        price = float(res.price[0]) if res.price.size else float("nan")
+        self._spot_served[:] = 0.0
+        self._spot_paid[:] = 0.0
+        if not np.isfinite(price):
+            self.rec.spot(t, length, price, 0.0, 0.0)
+            return
+        cost = res.buy_payment * hours
+        self._spot_served[bidders] = res.buy_filled
+        self._spot_paid[bidders] = cost / length
+        b.cash[bidders] -= cost
+        b.spend[bidders] += cost
+        sold_sites = res.sell_filled[: sites.size]
+        self.ledger.reserve(sites, t, length, sold_sites, contract=False)
+        np.add.at(s.revenue, s.site_provider[sites], res.sell_revenue[: sites.size] * hours)
+        lent = res.sell_filled[sites.size :]
+        income = res.sell_revenue[sites.size :] * hours
+        self._lent[holders] = lent
+        b.cash[holders] += income
+        self.resale_income[holders] += income
+        self._steady_stale = True
+        self.rec.spot(
+            t, length, price, float(res.buy_filled.sum()) * hours, float(sold_sites.sum()) * hours
+        )
 
     # ---- contracts ---------------------------------------------------------------------------
 
