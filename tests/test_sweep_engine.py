@@ -37,10 +37,10 @@ def test_ishigami_sobol_indices_through_the_engine(tmp_path):
     sens = analyse(result.table, spec, result.folder.design).indices
     exact = ishigami_indices()
     for name in ("S1", "ST"):
-        got = sens[sens["index"] == name].set_index("parameter")["value"]
-        conf = sens[sens["index"] == name].set_index("parameter")["conf"]
-        np.testing.assert_allclose(got[["x1", "x2", "x3"]], exact[name], atol=0.05)
-        assert (abs(got[["x1", "x2", "x3"]] - exact[name]) < conf[["x1", "x2", "x3"]]).all()
+        rows = sens[sens["index"] == name].set_index("parameter").loc[["x1", "x2", "x3"]]
+        got, conf, want = rows["value"].to_numpy(), rows["conf"].to_numpy(), np.array(exact[name])
+        np.testing.assert_allclose(got, want, atol=0.05)
+        assert (np.abs(got - want) < conf).all()
 
 
 def test_interrupted_sweep_resumes_to_the_same_table_without_repeats(tmp_path):
@@ -171,3 +171,12 @@ def test_progress_reports_every_run(tmp_path):
     folder = SweepFolder.open(spec, tmp_path / "s")
     run_sweep(folder, NoisyIshigami(), progress=lambda done, total: seen.append((done, total)))
     assert seen[0] == (0, 6) and seen[-1] == (6, 6) and len(seen) == 7
+
+
+def test_folder_killed_during_setup_is_started_afresh_on_resume(tmp_path):
+    out = tmp_path / "s"
+    (out / "points").mkdir(parents=True)
+    with pytest.raises(SweepFolderError, match="--resume"):
+        sweep(ishigami_spec(samples=3), NoisyIshigami(), out)
+    result = sweep(ishigami_spec(samples=3), NoisyIshigami(), out, resume=True)
+    assert result.complete and (out / "sweep.json").exists()

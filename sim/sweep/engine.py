@@ -56,6 +56,8 @@ class SweepFolder:
     root: Path
     spec: SweepSpec
     design: Design
+    # Runs written by this process, kept so the table need not read their files back.
+    _written: dict[tuple[int, int], dict[str, float]] = field(default_factory=dict, repr=False)
 
     @property
     def points_dir(self) -> Path:
@@ -81,12 +83,14 @@ class SweepFolder:
                     f"{root}: already exists; pass --resume to continue that sweep "
                     "or --out for a new one"
                 )
-            if not spec_file.exists():
+            if spec_file.exists():
+                _check_same(spec_file, spec, design)
+                return cls(root, spec, design)
+            if not _started_but_empty(root):
                 raise SweepFolderError(
                     f"{root}: not a sweep folder (no sweep.json); cannot resume it"
                 )
-            _check_same(spec_file, spec, design)
-            return cls(root, spec, design)
+            # Killed while the folder was being set up: nothing ran yet, so start afresh.
         root.mkdir(parents=True, exist_ok=True)
         folder = cls(root, spec, design)
         folder.points_dir.mkdir(exist_ok=True)
@@ -135,6 +139,7 @@ class SweepFolder:
             [pa.array(v, f.type) for v, f in zip(values, schema, strict=True)], schema=schema
         )
         write_parquet(self.point_path(point, replication), table, small=True)
+        self._written[(point, replication)] = dict(metrics)
 
     def record_failure(
         self, point: int, replication: int, params: dict[str, Any], error: dict[str, str]
@@ -152,29 +157,52 @@ class SweepFolder:
 
     def read_points(self) -> pd.DataFrame:
         """One row per finished run: point, replication, parameters, metrics (sorted by name)."""
-        names = [
-            self.point_path(p, r).name for p, r in sorted(self.done()) if self._in_design(p, r)
+        runs = [run for run in sorted(self.done()) if self._in_design(*run)]
+        on_disk = [str(self.point_path(*run)) for run in runs if run not in self._written]
+        written = [
+            {"point": p, "replication": r, **self._written[p, r]}
+            for p, r in runs
+            if (p, r) in self._written
         ]
+        parts = [pd.DataFrame.from_records(written)] if written else []
+        if on_disk:
+            parts.append(_read_point_files(on_disk))
         params = self.spec.names
-        if not names:
+        if not parts:
             results = pd.DataFrame(
                 {"point": pd.Series(dtype="int64"), "replication": pd.Series(dtype="int64")}
             )
         else:
-            files = [str(self.points_dir / n) for n in names]
-            dataset = pads.dataset(files, format="parquet")
-            schema = pa.unify_schemas([frag.physical_schema for frag in dataset.get_fragments()])
-            results = pads.dataset(files, format="parquet", schema=schema).to_table().to_pandas()
+            results = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+            results = results.astype({"point": "int64", "replication": "int64"})
         metrics = sorted(c for c in results.columns if c not in ("point", "replication"))
         clash = sorted(set(metrics) & set(params))
         if clash:
             raise ValueError(f"metric names clash with parameter paths: {', '.join(clash)}")
         table = results.merge(self.design.values, on="point", how="left")
-        table = table[["point", "replication", *params, *metrics]]
+        table = table[["point", "replication", *params, *metrics]].astype(
+            {m: "float64" for m in metrics}
+        )
         return table.sort_values(["point", "replication"], kind="stable").reset_index(drop=True)
 
     def _in_design(self, point: int, replication: int) -> bool:
         return point < self.design.size and replication < self.spec.replications
+
+
+def _read_point_files(files: list[str]) -> pd.DataFrame:
+    """Point files into one frame; a metric missing from some files reads as NaN there."""
+    dataset = pads.dataset(files, format="parquet")
+    schema = pa.unify_schemas([frag.physical_schema for frag in dataset.get_fragments()])
+    return pads.dataset(files, format="parquet", schema=schema).to_table().to_pandas()
+
+
+def _started_but_empty(root: Path) -> bool:
+    """A folder holding only what ``SweepFolder.open`` writes before ``sweep.json``."""
+    names = {p.name for p in root.iterdir() if not p.name.startswith(".")}
+    points = root / "points"
+    return names <= {"points", "design.parquet"} and (
+        not points.exists() or not any(points.iterdir())
+    )
 
 
 @functools.lru_cache(maxsize=64)
