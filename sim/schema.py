@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from sim.distributions import DistSpec, _as_constant
 
@@ -439,6 +447,52 @@ class Metrics(Section):
     )
 
 
+# --- stylized markets ----------------------------------------------------------------------------
+
+
+class StylizedMarket(Section):
+    """A textbook market solved by backward induction in place of the agent world (sim/stylized.py)."""
+
+    kind: Literal["cournot_forward"] = param(
+        "cournot_forward",
+        "cournot_forward: n symmetric Cournot providers, N forward rounds, then the spot market "
+        "(Allaz and Vila 1993).",
+    )
+    demand_intercept: float = param(
+        10.0,
+        "a in the inverse demand P = a - b Q: the price at which demand vanishes.",
+        "$/GPU-h",
+        gt=0,
+    )
+    demand_slope: float = param(
+        1.0,
+        "b in P = a - b Q, Q being GPUs demanded in each hour (GPU-hours per hour).",
+        "$/GPU-h per GPU",
+        gt=0,
+    )
+    marginal_cost: float = param(
+        2.0,
+        "c: constant marginal cost of a GPU-hour, the same for every firm; c < a.",
+        "$/GPU-h",
+        ge=0,
+    )
+    firms: int = param(3, "n: symmetric Cournot providers.", "providers", ge=1)
+    forward_rounds: int = param(
+        2, "N: forward rounds before the spot market (0: plain Cournot).", "rounds", ge=0, le=50
+    )
+    capacity_per_firm: float | None = param(
+        None, "Optional output cap of each firm (null: no cap).", "GPUs", gt=0
+    )
+
+    @field_validator("marginal_cost")
+    @classmethod
+    def _cost_below_intercept(cls, c: float, info: ValidationInfo) -> float:
+        a = info.data.get("demand_intercept")
+        if a is not None and not c < a:
+            raise ValueError(f"must be below demand_intercept ({a}); got {c}")
+        return c
+
+
 class Scenario(Section):
     name: str = param(
         "scenario", "Short name; used in the results folder name.", pattern=r"^[A-Za-z0-9_.-]+$"
@@ -452,3 +506,8 @@ class Scenario(Section):
     markets: Markets = param(Markets, "Channels and markets enabled, and their design.")
     shocks: list[Shock] = param(lambda: [], "Supply cuts and demand booms.")
     metrics: Metrics = param(Metrics, "Settings of the access metrics.")
+    stylized: StylizedMarket | None = param(
+        None,
+        "A stylized market that replaces the agent world (e.g. Cournot providers with forward "
+        "rounds, to check the Allaz-Vila result).",
+    )
