@@ -329,13 +329,11 @@ def print_discovery(found: Discovery) -> None:
         return
     for k, run in enumerate(found.runs, start=1):
         box = run.box
-        table = Table(
-            title=(
-                f"box {k}: coverage {box.coverage:.0%}, density {box.density:.0%}, "
-                f"mass {box.mass:.0%} ({box.n_cases} of {box.n_points} points are cases)"
-            ),
-            title_justify="left",
+        out_console.print(
+            f"box {k}: coverage {box.coverage:.0%}, density {box.density:.0%}, "
+            f"mass {box.mass:.0%} ({box.n_cases} of the {box.n_points} points in it are cases)"
         )
+        table = Table()
         table.add_column("parameter")
         table.add_column("from", justify="right")
         table.add_column("to", justify="right")

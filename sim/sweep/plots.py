@@ -166,7 +166,7 @@ def plot_heatmap(means: pd.DataFrame, spec: SweepSpec, metric: str, path: Path) 
     _level_ticks(ax.set_yticks, grid.index)
     ax.set_xlabel(px.label)
     ax.set_ylabel(py.label)
-    ax.set_title(f"{metric} over {px.path} and {py.path}")
+    ax.set_title(f"Mean {metric} over the grid")
     fig.colorbar(image, ax=ax, label=metric_label(metric))
     return save_figure(fig, path)
 
