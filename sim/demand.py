@@ -19,7 +19,7 @@ from sim.schema import Scenario
 FUTURE, PENDING, RUNNING, COMPLETED, ABANDONED, KILLED, VOID = range(7)
 STATUS_NAMES = ("future", "pending", "running", "completed", "abandoned", "killed", "void")
 CHANNELS = ("none", "on_demand", "contract", "spot", "forward", "public")
-NONE, ON_DEMAND, CONTRACT = 0, 1, 2
+NONE, ON_DEMAND, CONTRACT, SPOT, FORWARD, PUBLIC = range(6)
 
 
 def academic_season(sc: Scenario, cal: Calendar) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from sim.agents import BUYER_CLASSES, PROVIDER_CLASSES
-from sim.demand import ABANDONED, CHANNELS, CONTRACT, KILLED, ON_DEMAND, STATUS_NAMES, VOID
+from sim.demand import ABANDONED, CHANNELS, CONTRACT, KILLED, ON_DEMAND, SPOT, STATUS_NAMES, VOID
 
 if TYPE_CHECKING:
     from sim.world import World
@@ -51,7 +51,7 @@ class Recorder:
         r, w = self.w.runs, self.w
         kind = w.buyers.kind[r.agent[rows]]
         self.run_gpus += sign * np.bincount(kind, r.gpus[rows], NB)
-        od = r.channel[rows] == ON_DEMAND
+        od = np.isin(r.channel[rows], (ON_DEMAND, SPOT))  # paid up front, spread over the run
         rate = r.gpus[rows] * np.nan_to_num(r.price[rows]) * w.h
         self.run_rate += sign * np.bincount(kind[od], rate[od], NB)
         self.pool_run_gpus += sign * float(r.gpus[rows][r.channel[rows] == CONTRACT].sum())

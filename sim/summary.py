@@ -47,10 +47,12 @@ def replication_summary(tables: dict[str, pd.DataFrame], large_run_gpus: int) ->
     for metric in ("on_demand_price", "utilization", "served_share", "contracted_share"):
         series = ts[(ts["metric"] == metric) & (ts["group"] == "all")]["value"]
         out[f"{metric}.mean"] = float(series.mean())
-    spot = ts[ts["metric"] == "spot_price"]["value"]
+    spot = ts[ts["metric"] == "spot_price"]
     if len(spot):
-        out["spot_price.mean"] = float(spot.mean())
-        out["spot_price.volatility"] = float(np.nanstd(np.diff(np.log(spot.to_numpy()))))
+        out["spot_price.mean"] = float(spot["value"].mean())
+        out["spot_price.volatility"] = daily_log_change_sd(
+            spot["day"].to_numpy(), spot["value"].to_numpy()
+        )
     for cls in (*PROVIDER_CLASSES, "total"):
         p = prov if cls == "total" else prov[prov["provider_class"] == cls]
         out[f"provider_revenue.{cls}"] = float(p["revenue"].sum())
@@ -59,6 +61,17 @@ def replication_summary(tables: dict[str, pd.DataFrame], large_run_gpus: int) ->
     out["capacity_growth"] = _div(prov["capacity_end"].sum(), prov["capacity_start"].sum())
     out["gini_compute"] = gini(agents["served_gpu_hours"].to_numpy())
     return out
+
+
+def daily_log_change_sd(day: np.ndarray, price: np.ndarray) -> float:
+    """S.d. of the day-to-day change of log price (the calibration's volatility measure),
+    over days whose price and the previous day's are both positive."""
+    first = np.unique(np.floor(day), return_index=True)[1]
+    p = price[first]
+    ok = (p[1:] > 0) & (p[:-1] > 0) & np.isfinite(p[1:]) & np.isfinite(p[:-1])
+    if not ok.any():
+        return float("nan")
+    return float(np.std(np.log(p[1:][ok]) - np.log(p[:-1][ok])))
 
 
 def spread(values: list[float]) -> dict:

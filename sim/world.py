@@ -31,6 +31,7 @@ from sim.demand import (
     ON_DEMAND,
     PENDING,
     RUNNING,
+    SPOT,
     VOID,
     demand_profiles,
     generate_runs,
@@ -225,7 +226,7 @@ class World:
         return np.maximum(b.cash[who] - 3 * b.burn[who], 0.0)
 
     def _start_on_demand(self, t: int) -> None:
-        r, b = self.runs, self.buyers
+        r = self.runs
         if self.pending.size == 0:
             return
         rows = self._first_per_owner(self.pending)
@@ -243,12 +244,20 @@ class World:
         self.waiting_blocked[who[~ok]] = True
         if not ok.any():
             return
+        self._book_runs(t, rows, alloc, ON_DEMAND)
+
+    def _book_runs(self, t: int, rows: np.ndarray, alloc, channel: int) -> None:
+        """Start the runs ``alloc`` placed: book the blocks, take the money, pay the provider."""
+        r, b = self.runs, self.buyers
+        ok = alloc.site >= 0
+        if not ok.any():
+            return
         got, sites = rows[ok], alloc.site[ok]
         self.ledger.reserve(sites, t, r.periods[got], r.gpus[got], contract=False)
         cost = alloc.cost[ok]
         b.pay(r.agent[got], cost)
         np.add.at(self.sites.revenue, self.sites.site_provider[sites], cost)
-        self._start(got, t, ON_DEMAND, alloc.price[ok], sites)
+        self._start(got, t, channel, alloc.price[ok], sites)
 
     def _serve_load(self, t: int) -> None:
         """Steady load (many short jobs) is served from contract pools first, then on demand.
@@ -380,6 +389,32 @@ class World:
         self.rec.spot(
             t, length, price, float(res.buy_filled.sum()) * hours, float(sold_sites.sum()) * hours
         )
+        if spec.block_bids:
+            self._spot_blocks(t, price, reserve[s.site_provider] <= price + 1e-12)
+
+    def _spot_blocks(self, t: int, price: float, open_sites: np.ndarray) -> None:
+        """Waiting runs bid all-or-nothing blocks at the session's price, highest limit first.
+
+        Runs take the price the auction found (their bids do not move it); only sites whose
+        reserve is at or below that price sell, so no seller is paid below its reserve.
+        """
+        r = self.runs
+        if self.pending.size == 0 or not open_sites.any():
+            return
+        rows = self._first_per_owner(self.pending)
+        rows = rows[np.argsort(-r.value[rows], kind="stable")]
+        who = r.agent[rows]
+        req = BlockRequests(
+            gpus=r.gpus[rows],
+            periods=r.periods[rows],
+            max_price=r.value[rows],
+            budget=self._run_budget(who),
+            eligible=np.broadcast_to(open_sites, (rows.size, open_sites.size)),
+        )
+        width = int(r.periods[rows].max())
+        site_price = np.full(open_sites.size, price)
+        alloc = allocate_blocks(self.ledger.free(t, width), site_price, req, self.h)
+        self._book_runs(t, rows, alloc, SPOT)
 
     # ---- contracts ---------------------------------------------------------------------------
 
