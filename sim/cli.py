@@ -14,7 +14,7 @@ from rich.table import Table
 
 from sim.loader import ScenarioError, load_scenario, parse_override
 from sim.output import RunFolder, atomic_write_json, atomic_write_parquet, new_run_dir
-from sim.runner import TABLES, run_replications
+from sim.runner import run_replications
 from sim.summary import combine
 
 app = typer.Typer(
@@ -84,7 +84,7 @@ def run(
     folder = RunFolder(path, sc, str(file))
     with folder:
         results = _run_with_progress(sc, workers)
-        for name in TABLES:
+        for name in results[0].tables:
             df = pd.concat([r.tables[name] for r in results], ignore_index=True)
             atomic_write_parquet(path / f"{name}.parquet", df)
         metrics = combine([r.summary for r in results])
@@ -99,7 +99,7 @@ def run(
             for r in results
         ]
         folder.manifest["timings"]["replication_seconds"] = [round(r.seconds, 3) for r in results]
-        if plots:
+        if plots and "timeseries" in results[0].tables:
             _plot(path)
         folder.finish("complete")
     _print_summary(metrics, path)

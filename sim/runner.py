@@ -11,6 +11,7 @@ import pandas as pd
 
 from sim.schema import Scenario
 from sim.seeding import replication_seed
+from sim.stylized import run_stylized
 from sim.summary import replication_summary
 from sim.world import World
 
@@ -34,6 +35,16 @@ def run_replication(
     if seed is None:
         seed = replication_seed(scenario.seed, replication)
     start = time.perf_counter()
+    if scenario.stylized is not None:
+        summary, tables = run_stylized(scenario, replication)
+        return ReplicationResult(
+            replication=replication,
+            summary=summary,
+            tables=tables,
+            seconds=time.perf_counter() - start,
+            seed_entropy=int(seed.entropy),
+            spawn_key=tuple(seed.spawn_key),
+        )
     world = World(scenario, seed)
     world.run()
     rec = world.rec
