@@ -13,8 +13,9 @@ import numpy as np
 from sim.calendar import DAYS_PER_YEAR
 from sim.schema import ProviderClass, Scenario
 
-BUYER_CLASSES = ("frontier_labs", "startups", "academics")
-LAB, STARTUP, ACADEMIC = range(3)
+BUYER_CLASSES = ("frontier_labs", "startups", "academics", "public_programme")
+DEMAND_CLASSES = BUYER_CLASSES[:3]  # classes that need compute (the programme only buys it)
+LAB, STARTUP, ACADEMIC, PUBLIC = range(4)
 PROVIDER_CLASSES = ("hyperscalers", "neoclouds")
 
 
@@ -112,9 +113,15 @@ class Buyers:
     pool_block: np.ndarray = field(init=False)  # largest single contract held now (GPUs)
     pool_busy: np.ndarray = field(init=False)  # GPUs of the pool running a training run
     pool_busy_until: np.ndarray = field(init=False)  # period the pool run ends
+    public_gpus: np.ndarray = field(init=False)  # standing public grant (GPUs), academics
 
     def __post_init__(self) -> None:
         n = self.kind.size
+        for name in ("cash", "base_load", "load_value", "burn", "grant"):
+            if getattr(self, name).size != n:
+                raise ValueError(
+                    f"buyer attribute {name!r} has {getattr(self, name).size} rows, not {n}"
+                )
         self.initial_cash = self.cash.copy()
         for name in (
             "inflow",
@@ -133,6 +140,7 @@ class Buyers:
         ):
             setattr(self, name, np.zeros(n))
         self.pool_busy_until = np.zeros(n, dtype=np.int64)
+        self.public_gpus = np.zeros(n)
 
     def __len__(self) -> int:
         return int(self.kind.size)
@@ -146,8 +154,9 @@ class Buyers:
 def build_buyers(sc: Scenario, rng: np.random.Generator) -> Buyers:
     b = sc.buyers
     lab, st, ac = b.frontier_labs, b.startups, b.academics
-    n = (lab.count, st.count, ac.count)
-    kind = np.repeat(np.arange(3), n)
+    prog = int(sc.public_programme.enabled)
+    n = (lab.count, st.count, ac.count, prog)
+    kind = np.repeat(np.arange(4), n)
     has_budget = rng.random(ac.count) < ac.cloud_budget_share
     grant = np.where(has_budget, ac.annual_budget.sample(rng, ac.count), 0.0)
     first_grant_share = _months_to(sc, ac.grant_month) / 12
@@ -156,6 +165,7 @@ def build_buyers(sc: Scenario, rng: np.random.Generator) -> Buyers:
             lab.cash.sample(rng, lab.count),
             st.initial_cash.sample(rng, st.count),
             grant * first_grant_share,
+            np.zeros(prog),  # the programme receives its budget at each yearly cycle
         ]
     )
     base = np.concatenate(
@@ -163,6 +173,7 @@ def build_buyers(sc: Scenario, rng: np.random.Generator) -> Buyers:
             lab.steady_gpus.sample(rng, lab.count),
             st.inference_gpus.sample(rng, st.count),
             ac.small_job_gpus.sample(rng, ac.count),
+            np.zeros(prog),
         ]
     )
     value = np.concatenate(
@@ -170,10 +181,11 @@ def build_buyers(sc: Scenario, rng: np.random.Generator) -> Buyers:
             lab.value_per_gpu_hour.sample(rng, lab.count),
             st.inference_value_per_gpu_hour.sample(rng, st.count),
             ac.value_per_gpu_hour.sample(rng, ac.count),
+            np.zeros(prog),
         ]
     )
     burn = np.concatenate(
-        [np.zeros(lab.count), st.monthly_burn.sample(rng, st.count), np.zeros(ac.count)]
+        [np.zeros(lab.count), st.monthly_burn.sample(rng, st.count), np.zeros(ac.count + prog)]
     )
     buyers = Buyers(
         kind=kind,
@@ -182,7 +194,7 @@ def build_buyers(sc: Scenario, rng: np.random.Generator) -> Buyers:
         base_load=base,
         load_value=value,
         burn=burn,
-        grant=np.concatenate([np.zeros(lab.count + st.count), grant]),
+        grant=np.concatenate([np.zeros(lab.count + st.count), grant, np.zeros(prog)]),
     )
     # stagger first funding rounds so startups are not in lockstep
     interval = st.round_interval_months * DAYS_PER_YEAR / 12

@@ -132,7 +132,8 @@ def _print_summary(metrics: dict, path: Path) -> None:
     table.add_column("metric")
     table.add_column("mean", justify="right")
     table.add_column("95% CI", justify="right")
-    for name in HEADLINE:
+    names = [n for n in HEADLINE if n in metrics] or list(metrics)
+    for name in names:
         m = metrics.get(name)
         if m is None:
             continue

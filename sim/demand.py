@@ -67,6 +67,7 @@ class Runs:
     latest_start: np.ndarray  # last period the owner will still start it
     value: np.ndarray  # $/GPU-h
     gpu_hours: np.ndarray = field(init=False)
+    host: np.ndarray = field(init=False)  # holder whose contract pool runs it (-1: none)
     status: np.ndarray = field(init=False)
     channel: np.ndarray = field(init=False)
     start: np.ndarray = field(init=False)
@@ -76,6 +77,7 @@ class Runs:
     def __post_init__(self) -> None:
         n = self.agent.size
         self.gpu_hours = self.gpus * self.hours
+        self.host = np.full(n, -1, dtype=np.int64)
         self.status = np.full(n, FUTURE, dtype=np.int8)
         self.channel = np.zeros(n, dtype=np.int8)
         self.start = np.full(n, -1, dtype=np.int64)

@@ -61,6 +61,20 @@ def _default(field: Any) -> str:
     return f"`{json.dumps(value) if not isinstance(value, str) else value}`"
 
 
+def _optional_model(ann: Any) -> type[BaseModel] | None:
+    """The section model behind ``Model`` or ``Model | None``, else None."""
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann
+    if typing.get_origin(ann) in (typing.Union, types.UnionType):
+        models = [
+            a for a in typing.get_args(ann) if isinstance(a, type) and issubclass(a, BaseModel)
+        ]
+        others = [a for a in typing.get_args(ann) if a is not type(None) and a not in models]
+        if len(models) == 1 and not others and not issubclass(models[0], _Dist):
+            return models[0]
+    return None
+
+
 def _rows(model: type[BaseModel], prefix: str) -> list[tuple[str, ...]]:
     rows = []
     for name, field in model.model_fields.items():
@@ -77,8 +91,9 @@ def _rows(model: type[BaseModel], prefix: str) -> list[tuple[str, ...]]:
                 str(extra.get("source", "")),
             )
         )
-        if isinstance(ann, type) and issubclass(ann, BaseModel):
-            rows.extend(_rows(ann, f"{path}."))
+        inner = _optional_model(ann)
+        if inner is not None:
+            rows.extend(_rows(inner, f"{path}."))
         elif typing.get_origin(ann) is list:
             (inner,) = typing.get_args(ann)
             if isinstance(inner, type) and issubclass(inner, BaseModel):

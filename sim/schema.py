@@ -441,6 +441,35 @@ class Shock(Section):
         return self
 
 
+class PublicProgramme(Section):
+    enabled: bool = param(False, "A public programme (NAIRR-like) buys capacity for academics.")
+    budget_per_year: float = param(
+        8.7e7,
+        "Money the programme spends on compute each year.",
+        "$/year",
+        "CALIBRATION: NAIRR pilot about 5,000 H100-equivalents (CSET; NSF), at about 2 $/GPU-h",
+        ge=0,
+    )
+    allocation: Literal["spread", "concentrated"] = param(
+        "spread",
+        "spread: many small standing grants for academics' everyday jobs; concentrated: the "
+        "capacity is kept whole for academics' large runs.",
+    )
+    grant_gpus: float = param(
+        8,
+        "spread: GPUs in one standing grant to an academic group.",
+        "GPUs",
+        "CALIBRATION: typical academic access 1-8 GPUs",
+        gt=0,
+    )
+    min_run_gpus: int | None = param(
+        None,
+        "concentrated: smallest run served from the programme's blocks (default: metrics.large_run_gpus).",
+        "GPUs",
+        ge=1,
+    )
+
+
 class Metrics(Section):
     large_run_gpus: int = param(
         64, "Runs at or above this many GPUs count as large runs in access metrics.", "GPUs", ge=1
@@ -505,6 +534,9 @@ class Scenario(Section):
     buyers: Buyers = param(Buyers, "Demand side.")
     markets: Markets = param(Markets, "Channels and markets enabled, and their design.")
     shocks: list[Shock] = param(lambda: [], "Supply cuts and demand booms.")
+    public_programme: PublicProgramme = param(
+        PublicProgramme, "Public compute programme (policy lever)."
+    )
     metrics: Metrics = param(Metrics, "Settings of the access metrics.")
     stylized: StylizedMarket | None = param(
         None,

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from sim.agents import BUYER_CLASSES, PROVIDER_CLASSES
+from sim.agents import DEMAND_CLASSES, PROVIDER_CLASSES
 
 
 def gini(x: np.ndarray) -> float:
@@ -27,7 +27,7 @@ def replication_summary(tables: dict[str, pd.DataFrame], large_run_gpus: int) ->
     )
     out: dict[str, float] = {}
     settled = jobs[jobs["status"] != "pending"]
-    for cls in BUYER_CLASSES:
+    for cls in DEMAND_CLASSES:
         a = agents[agents["agent_class"] == cls]
         j = settled[settled["agent_class"] == cls]
         big = j[j["gpus"] >= large_run_gpus]
@@ -59,7 +59,13 @@ def replication_summary(tables: dict[str, pd.DataFrame], large_run_gpus: int) ->
         out[f"provider_profit.{cls}"] = float(p["profit"].sum())
         out[f"contract_revenue_share.{cls}"] = _div(p["contract_revenue"].sum(), p["revenue"].sum())
     out["capacity_growth"] = _div(prov["capacity_end"].sum(), prov["capacity_start"].sum())
-    out["gini_compute"] = gini(agents["served_gpu_hours"].to_numpy())
+    needs = agents[agents["agent_class"].isin(DEMAND_CLASSES)]
+    out["gini_compute"] = gini(needs["served_gpu_hours"].to_numpy())
+    prog = agents[agents["agent_class"] == "public_programme"]
+    if len(prog):
+        out["public_programme.spend"] = float(prog["spend"].sum())
+        runs = jobs[jobs["channel"] == "public"]
+        out["public_programme.runs_served"] = float(len(runs))
     return out
 
 

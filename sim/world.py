@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 import simpy
 
-from sim.agents import ACADEMIC, LAB, STARTUP, Buyers, build_buyers, build_sites
+from sim.agents import ACADEMIC, LAB, PUBLIC, STARTUP, Buyers, build_buyers, build_sites
 from sim.calendar import DAYS_PER_MONTH, DAYS_PER_YEAR, Calendar
 from sim.channels.blocks import BlockRequests, allocate_blocks
 from sim.channels.contracts import ContractBook, bill, expected_use_share, settle
@@ -35,6 +35,9 @@ from sim.demand import (
     VOID,
     demand_profiles,
     generate_runs,
+)
+from sim.demand import (
+    PUBLIC as PUBLIC_CHANNEL,
 )
 from sim.ledger import CapacityLedger
 from sim.markets.orders import OrderBook
@@ -74,6 +77,8 @@ class World:
         self._lent = np.zeros(n)  # contracted GPUs resold at the last spot auction
         self.resale_income = np.zeros(n)
         self._spot_len = self.cal.periods(scenario.markets.spot.session_days)
+        prog = np.flatnonzero(self.buyers.kind == PUBLIC)
+        self._programme = int(prog[0]) if prog.size else None
         self.rec = Recorder(self)
         self._day = max(1, round(self.cal.periods_per_day))
         self._mean_run_gpu_hours = self._class_mean_run_gpu_hours()
@@ -91,6 +96,8 @@ class World:
             env.process(self._every(self.cal.periods(DAYS_PER_MONTH), self.billing, first=1))
         env.process(self._every(self.cal.periods(DAYS_PER_MONTH), self.funding, first=1))
         env.process(self._grants())
+        if self._programme is not None:
+            env.process(self._every(self.cal.periods(DAYS_PER_YEAR), self.programme_cycle))
         for k, spec in enumerate(self.provider_specs):
             if spec.build.enabled:
                 env.process(
@@ -131,6 +138,8 @@ class World:
         self._completions(t)
         self._drop_lapsed(t)
         self._start_in_pools(t)
+        if self._programme is not None and self.sc.public_programme.allocation == "concentrated":
+            self._start_public(t)
         if self.sc.markets.on_demand.enabled and (self._recheck or t % self._day == 0):
             self._start_on_demand(t)
             self._recheck = False
@@ -170,8 +179,8 @@ class World:
         r.status[fin] = COMPLETED
         self.rec.run_ended(fin)
         who = r.agent[fin]
-        in_pool = r.channel[fin] == CONTRACT
-        np.subtract.at(b.pool_busy, who[in_pool], r.gpus[fin][in_pool])
+        hosted = r.host[fin] >= 0
+        np.subtract.at(b.pool_busy, r.host[fin][hosted], r.gpus[fin][hosted])
         st = who[b.kind[who] == STARTUP]
         growth = 1 + self.sc.buyers.startups.inference_growth_per_run
         np.multiply.at(b.base_load, st, growth)
@@ -217,6 +226,7 @@ class World:
         rows = self._first_per_owner(p[fits]) if fits.any() else p[:0]
         if rows.size:
             self._steady_stale = True
+            r.host[rows] = r.agent[rows]
             np.add.at(b.pool_busy, r.agent[rows], r.gpus[rows])
             self._start(rows, t, CONTRACT, self.pool_price[r.agent[rows]])
 
@@ -307,7 +317,7 @@ class World:
     def _pool_free(self) -> np.ndarray:
         """Contracted GPUs a holder can use now: not running a run, not resold on the spot."""
         b = self.buyers
-        return np.maximum(b.pool_gpus - b.pool_busy - self._lent, 0.0)
+        return np.maximum(b.pool_gpus - b.pool_busy - self._lent, 0.0) + b.public_gpus
 
     def _load_slot(self, t: int) -> None:
         b, s = self.buyers, self.sites
@@ -332,6 +342,68 @@ class World:
         sites = np.flatnonzero(booked > 0)
         self.ledger.reserve(sites, t, slot, booked[sites], contract=False)
         self._slot_served, self._slot_paid = svc.served, svc.paid / slot
+
+    # ---- public programme --------------------------------------------------------------------
+
+    def programme_cycle(self, t: int) -> None:
+        """Yearly: the budget arrives (unspent money lapses), one-year contracts are bought
+        with it, site by site, and the capacity is allocated to academics."""
+        spec, b, i = self.sc.public_programme, self.buyers, self._programme
+        live = self.book.live()
+        mine = live[(self.book.holder[live] == i) & (self.book.end[live] <= t)]
+        self._end_contracts(mine, t)  # last year's contracts end as the new ones are bought
+        b.outflow[i] += b.cash[i]
+        b.cash[i] = spec.budget_per_year
+        b.inflow[i] += spec.budget_per_year
+        year_hours = DAYS_PER_YEAR * 24
+        dearest = float(self.sites.site_price.max()) * (
+            1 - min(p.discount_1y for p in self.provider_specs)
+        )
+        target = spec.budget_per_year / (dearest * year_hours)  # GPUs the budget surely pays for
+        who = np.array([i])
+        for _ in range(8):
+            gap = target - b.pool_gpus[i]
+            if gap < self._min_contract():
+                break
+            if not self._sign(
+                t, 1, who, np.array([np.floor(gap)]), np.array([1e9]), np.array([True]), fresh=True
+            ):
+                break
+        b.pool_busy[i] = 0.0
+        b.public_gpus[:] = 0.0
+        if spec.allocation == "spread":
+            academics = np.flatnonzero((b.kind == ACADEMIC) & b.alive)
+            grants = min(academics.size, int(b.pool_gpus[i] // spec.grant_gpus))
+            chosen = self.rng_contracts.permutation(academics)[:grants]
+            b.public_gpus[chosen] = spec.grant_gpus
+            b.pool_busy[i] = (
+                grants * spec.grant_gpus
+            )  # granted capacity is not the programme's to use
+        self._steady_stale = True
+        self._recheck = True
+
+    def _start_public(self, t: int) -> None:
+        """Concentrated allocation: academics' large runs take blocks from the programme's
+        contracts, first come first served, at no charge to them."""
+        r, b, i = self.runs, self.buyers, self._programme
+        p = self.pending
+        if p.size == 0:
+            return
+        smallest = self.sc.public_programme.min_run_gpus or self.sc.metrics.large_run_gpus
+        cand = p[(b.kind[r.agent[p]] == ACADEMIC) & (r.gpus[p] >= smallest)]
+        room = b.pool_block[i] - b.pool_busy[i]
+        take = []
+        for row in cand:  # few large academic runs wait at any time
+            if r.gpus[row] <= room:
+                take.append(row)
+                room -= r.gpus[row]
+        if not take:
+            return
+        rows = np.asarray(take)
+        r.host[rows] = i
+        b.pool_busy[i] += r.gpus[rows].sum()
+        self._steady_stale = True
+        self._start(rows, t, PUBLIC_CHANNEL, np.zeros(rows.size))
 
     # ---- spot market ---------------------------------------------------------------------------
 
@@ -507,11 +579,11 @@ class World:
         specs = [p for p in self.provider_specs if p.count > 0]
         return float(min(p.min_contract_gpus for p in specs)) if specs else np.inf
 
-    def _sign(self, t: int, term: int, who, gpus, max_price, split) -> int:
+    def _sign(self, t: int, term: int, who, gpus, max_price, split, fresh: bool = False) -> int:
         """Sign the contracts asked for that providers accept; returns how many were signed.
 
-        ``split`` marks asks that may be served by a smaller contract at the site with the most
-        room (labs cover their demand site by site, over successive sessions)."""
+        ``split`` marks asks that may be served by a smaller contract at the cheapest site that
+        still has room for one (labs cover their demand site by site, cheapest first)."""
         b, s = self.buyers, self.sites
         periods = self.cal.periods(term * DAYS_PER_YEAR)
         discount = np.asarray([getattr(p, f"discount_{term}y") for p in self.provider_specs])
@@ -521,8 +593,12 @@ class World:
         window = max(1, min(periods, self.ledger.periods - t))
         room = self._contractable(t, window)
         if split.any():
-            best = np.where(room.min(axis=1) >= min_size, room.min(axis=1), 0.0).max()
-            gpus = np.where(split, np.minimum(gpus, np.floor(best)), gpus)
+            # a splittable ask takes what the cheapest site with room for a contract can give
+            block = np.floor(room.min(axis=1))
+            usable = block >= min_size
+            if usable.any():
+                cheapest = np.flatnonzero(usable)[np.argmin(price[usable])]
+                gpus = np.where(split, np.minimum(gpus, block[cheapest]), gpus)
         cover = np.asarray([p.credit_cover_months for p in self.provider_specs])[s.site_class]
         gpus = np.maximum(gpus, 0.0)
         monthly = gpus[:, None] * price[None, :] * DAYS_PER_MONTH * 24
@@ -548,7 +624,9 @@ class World:
         holder, site, g = who[ok], alloc.site[ok], gpus[ok]
         start = np.full(holder.size, t)
         length = np.full(holder.size, periods)
-        if t == 0:  # the world starts mid-stream: contracts in force have part of their term left
+        if (
+            t == 0 and not fresh
+        ):  # the world starts mid-stream: contracts in force have part of their term left
             length = np.maximum(
                 1, (periods * self.rng_contracts.uniform(0.25, 1.0, holder.size)).astype(np.int64)
             )
@@ -601,6 +679,11 @@ class World:
 
     def _expire(self, rows: np.ndarray, end: int):
         yield self.env.timeout(max(0, end - int(self.env.now)))
+        self._end_contracts(rows, end)
+
+    def _end_contracts(self, rows: np.ndarray, end: int) -> None:
+        """Contracts reaching the end of their term: final bill, pool shrinks, runs that no
+        longer fit are killed. Contracts already ended (or defaulted) are skipped."""
         rows = rows[self.book.active[rows]]
         if rows.size == 0:
             return
@@ -614,15 +697,16 @@ class World:
         """Runs inside a pool that no longer holds them stop (status ``killed``)."""
         r, b = self.runs, self.buyers
         run = self.running
-        in_pool = (r.channel[run] == CONTRACT) & np.isin(r.agent[run], holders)
+        host = r.host[run]
+        in_pool = (host >= 0) & np.isin(host, holders)
         if only_oversized:
-            in_pool &= r.gpus[run] > b.pool_block[r.agent[run]]
+            in_pool &= r.gpus[run] > b.pool_block[host]
         if not in_pool.any():
             return
         dead = run[in_pool]
         r.status[dead] = KILLED
         self._steady_stale = True
-        np.subtract.at(b.pool_busy, r.agent[dead], r.gpus[dead])
+        np.subtract.at(b.pool_busy, r.host[dead], r.gpus[dead])
         self.running = run[~in_pool]
         self.rec.run_ended(dead)
 
