@@ -36,6 +36,7 @@ class Recorder:
         kinds = world.buyers.kind
         self._onehot = (kinds[:, None] == np.arange(NB)[None, :]).astype(float)
         self.failures: list[tuple[np.ndarray, int]] = []
+        self.withheld_gpus = np.zeros(T)  # idle GPUs strategic providers kept out of the spot
         self.orders: list[tuple[np.ndarray, np.ndarray, int]] = []
         self.signed: list[np.ndarray] = []
 
@@ -55,6 +56,9 @@ class Recorder:
         rate = r.gpus[rows] * np.nan_to_num(r.price[rows]) * w.h
         self.run_rate += sign * np.bincount(kind[od], rate[od], NB)
         self.pool_run_gpus += sign * float(r.gpus[rows][r.channel[rows] == CONTRACT].sum())
+
+    def withheld(self, t: int, length: int, gpus: float) -> None:
+        self.withheld_gpus[t : t + length] = gpus
 
     def spot(
         self, t: int, length: int, price: float, gpu_hours: float, from_providers: float
@@ -141,6 +145,7 @@ class Recorder:
             cols[("volume", "spot")] = self.spot_volume
             cols[("volume", "on_demand")] = led.in_use.sum(0) * w.h - self.spot_from_providers
             cols[("volume", "resale")] = self.spot_volume - self.spot_from_providers
+            cols[("withheld_gpus", "all")] = self.withheld_gpus
         frames = [
             pd.DataFrame(
                 {

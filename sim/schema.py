@@ -185,6 +185,11 @@ class ProviderClass(Section):
     target_utilization: float = param(
         0.8, "Utilization the repricing rule steers toward.", "share", gt=0, le=1
     )
+    strategy: Literal["price_taker", "cournot"] = param(
+        "price_taker",
+        "In spot auctions: offer all idle capacity, or withhold some as a Cournot player "
+        "facing the session's bids (sim/channels/withholding.py).",
+    )
     build: BuildPolicy = param(BuildPolicy, "Capacity build-out rule.")
 
 

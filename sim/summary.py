@@ -50,6 +50,9 @@ def replication_summary(tables: dict[str, pd.DataFrame], large_run_gpus: int) ->
     spot = ts[ts["metric"] == "spot_price"]
     if len(spot):
         out["spot_price.mean"] = float(spot["value"].mean())
+        held = ts[ts["metric"] == "withheld_gpus"]["value"]
+        cap = ts[(ts["metric"] == "capacity_gpus") & (ts["group"] == "all")]["value"]
+        out["spot_withheld_share"] = float(held.mean() / cap.mean()) if len(held) else 0.0
         out["spot_price.volatility"] = daily_log_change_sd(
             spot["day"].to_numpy(), spot["value"].to_numpy()
         )

@@ -23,6 +23,7 @@ from sim.calendar import DAYS_PER_MONTH, DAYS_PER_YEAR, Calendar
 from sim.channels.blocks import BlockRequests, allocate_blocks
 from sim.channels.contracts import ContractBook, bill, expected_use_share, settle
 from sim.channels.on_demand import serve_load, spread_over_sites
+from sim.channels.withholding import linear_inverse_demand, strategic_offers
 from sim.demand import (
     ABANDONED,
     COMPLETED,
@@ -428,6 +429,7 @@ class World:
         bidders = np.flatnonzero(ask > 1e-9)
         site_idle = np.maximum(self.ledger.free(t, length).min(axis=1), 0.0)
         reserve = s.energy_cost + (s.fixed_cost if spec.reserve == "owning_cost" else 0.0)
+        site_idle = self._withhold(t, length, site_idle, b.load_value[bidders], ask[bidders])
         sites = np.flatnonzero(site_idle > 1e-9)
         resale = np.maximum(spare - want, 0.0) if self.sc.markets.contracts.resale else spare * 0
         holders = np.flatnonzero(resale > 1e-9)
@@ -463,6 +465,21 @@ class World:
         )
         if spec.block_bids:
             self._spot_blocks(t, price, reserve[s.site_provider] <= price + 1e-12)
+
+    def _withhold(self, t, length, site_idle, limit, qty) -> np.ndarray:
+        """Idle capacity each site offers once strategic providers have withheld theirs."""
+        s = self.sites
+        strategic = np.asarray([p.strategy == "cournot" for p in self.provider_specs])[
+            s.provider_class
+        ]
+        if not strategic.any():
+            return site_idle
+        idle = np.bincount(s.site_provider, site_idle, s.list_price.size)
+        a, slope = linear_inverse_demand(limit, qty)
+        offer = strategic_offers(idle, s.energy_cost, strategic, a, slope)
+        share = np.divide(offer, idle, out=np.zeros_like(idle), where=idle > 0)
+        self.rec.withheld(t, length, float((idle - offer).sum()))
+        return site_idle * share[s.site_provider]
 
     def _spot_blocks(self, t: int, price: float, open_sites: np.ndarray) -> None:
         """Waiting runs bid all-or-nothing blocks at the session's price, highest limit first.
