@@ -13,6 +13,8 @@
    overhead each run pays (file writes included in all three).
 
 Timings are wall-clock on this machine and vary with its load; results are checked to be equal.
+As a yardstick, part 1 also prints how much more work two busy processes get done than one on
+this machine at that moment: the most a 2-worker sweep can gain.
 """
 
 from __future__ import annotations
@@ -76,6 +78,30 @@ def timed_sweep(spec: SweepSpec, model: Callable, executor: Executor | None, out
     return elapsed, result.table
 
 
+def spin(n: int) -> float:
+    """Pure-Python busy loop; returns its wall time."""
+    start = time.perf_counter()
+    x = 0
+    for i in range(n):
+        x += i
+    return time.perf_counter() - start
+
+
+def capacity(n: int = 8_000_000) -> float:
+    """Throughput of 2 processes over 1 on a busy loop: the most any 2-worker sweep can gain here."""
+    with open_executor(ExecutorConfig("local", workers=2)) as pool:
+        warm(pool, 2)
+        start = time.perf_counter()
+        pool.submit(spin, n).result()
+        pool.submit(spin, n).result()
+        one = time.perf_counter() - start
+        start = time.perf_counter()
+        for fut in [pool.submit(spin, n) for _ in range(2)]:
+            fut.result()
+        two = time.perf_counter() - start
+    return one / two
+
+
 def same(a, b, name_a: str, name_b: str) -> None:
     """Stop with the differences if two executors gave different tables."""
     if a.equals(b):
@@ -111,6 +137,7 @@ def speedup(points: int, tmp: Path) -> None:
         f"speed-up {t1 / t_cold_total:4.2f}x"
     )
     print(f"   2 workers, warm                {t_warm:7.2f} s   speed-up {t1 / t_warm:4.2f}x")
+    print(f"   (this machine: 2 busy processes do {capacity():.2f}x the work of 1)")
 
 
 def overhead(runs: int, tmp: Path) -> None:
