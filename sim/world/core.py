@@ -1,0 +1,338 @@
+"""The simulated world: state held in arrays, sparse events scheduled by simpy.
+
+Processes (each a simpy process, all on one ``Environment`` owned by the world):
+
+- ``session``      every period: runs arrive and complete, waiting runs look for a block, steady
+                   load is served, metrics are recorded;
+- ``contracting``  every ``markets.contracts.session_days``: contracts are asked for and signed;
+- ``billing``      monthly: contract invoices, defaults;
+- ``funding``      monthly: startups' burn and funding rounds, failures;
+- ``grants``       yearly at the grant month: academics' budgets renew;
+- ``capacity``     every review: providers order capacity, which arrives after the lead time;
+- ``repricing``    monthly, when a provider class adjusts its list price;
+- one process per shock, and one per batch of contracts for their expiry.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import simpy
+
+from sim.agents import PUBLIC, STARTUP, Buyers, build_buyers, build_sites
+from sim.calendar import DAYS_PER_MONTH, DAYS_PER_YEAR, Calendar
+from sim.channels.blocks import BlockRequests, allocate_blocks
+from sim.channels.contracts import ContractBook
+from sim.channels.on_demand import serve_load, spread_over_sites
+from sim.demand import (
+    ABANDONED,
+    COMPLETED,
+    CONTRACT,
+    ON_DEMAND,
+    PENDING,
+    RUNNING,
+    VOID,
+    demand_profiles,
+    generate_runs,
+)
+from sim.ledger import CapacityLedger
+from sim.recorder import Recorder
+from sim.schema import Scenario
+from sim.seeding import component_rng
+from sim.world.contracting import ContractingMixin  # noqa: E402
+from sim.world.money import MoneyMixin  # noqa: E402
+from sim.world.programme import ProgrammeMixin  # noqa: E402
+from sim.world.spot import SpotMixin  # noqa: E402
+from sim.world.supply import SupplyMixin  # noqa: E402
+
+
+class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ProgrammeMixin):
+    def __init__(self, scenario: Scenario, seed: np.random.SeedSequence):
+        self.sc = scenario
+        self.cal = Calendar.from_time(scenario.time)
+        self.h = float(self.cal.hours_per_period)
+        self.env = simpy.Environment()
+        self.sites, self.provider_specs = build_sites(scenario, component_rng(seed, "sites"))
+        self.buyers: Buyers = build_buyers(scenario, component_rng(seed, "buyers"))
+        self.profiles = demand_profiles(scenario, self.cal)
+        self.runs = generate_runs(
+            scenario, self.cal, self.buyers, self.profiles, component_rng(seed, "runs")
+        )
+        self.rng_funding = component_rng(seed, "funding")
+        self.rng_contracts = component_rng(seed, "contracts")
+        self.ledger = CapacityLedger(self.sites.initial_gpus, self.cal.horizon)
+        self.book = ContractBook()
+        self.pending = np.zeros(0, dtype=np.int64)
+        self.running = np.zeros(0, dtype=np.int64)
+        self._next_run = 0
+        # waiting runs are re-examined only when something could have made room for them
+        self._recheck = True
+        self.waiting_blocked = np.zeros(len(self.buyers), dtype=bool)
+        self.pool_price = np.zeros(len(self.buyers))  # $/GPU-h, GPU-weighted over live contracts
+        self.holders = np.zeros(0, dtype=np.int64)  # buyers holding contracted capacity now
+        n = len(self.buyers)
+        self._spot_served = np.zeros(n)  # steady-load GPUs bought at the last spot auction
+        self._spot_paid = np.zeros(n)  # $ per period for them
+        self._lent = np.zeros(n)  # contracted GPUs resold at the last spot auction
+        self.resale_income = np.zeros(n)
+        self._spot_len = self.cal.periods(scenario.markets.spot.session_days)
+        prog = np.flatnonzero(self.buyers.kind == PUBLIC)
+        self._programme = int(prog[0]) if prog.size else None
+        self.rec = Recorder(self)
+        self._day = max(1, round(self.cal.periods_per_day))
+        self._mean_run_gpu_hours = self._class_mean_run_gpu_hours()
+
+    def run(self) -> None:
+        env = self.env
+        if self.sc.markets.contracts.enabled:
+            env.process(
+                self._every(
+                    self.cal.periods(self.sc.markets.contracts.session_days), self.contracting
+                )
+            )
+            env.process(self._every(self.cal.periods(DAYS_PER_MONTH), self.billing, first=1))
+        env.process(self._every(self.cal.periods(DAYS_PER_MONTH), self.funding, first=1))
+        env.process(self._grants())
+        if self._programme is not None:
+            env.process(self._every(self.cal.periods(DAYS_PER_YEAR), self.programme_cycle))
+        for k, spec in enumerate(self.provider_specs):
+            if spec.build.enabled:
+                env.process(
+                    self._every(
+                        self.cal.periods(spec.build.review_days),
+                        lambda t, k=k: self.review_capacity(t, k),
+                        first=1,
+                    )
+                )
+            if spec.price_adjustment > 0:
+                env.process(
+                    self._every(
+                        self.cal.periods(DAYS_PER_MONTH), lambda t, k=k: self.reprice(t, k), first=1
+                    )
+                )
+        for shock in self.sc.shocks:
+            if shock.kind == "supply_cut":
+                env.process(self._supply_cut(shock))
+        if self.sc.markets.spot.enabled:
+            env.process(self._every(self._spot_len, self.spot_session))
+        env.process(self._every(1, self.session))
+        env.run(until=self.cal.horizon)
+        self._flush_steady()
+        self.billing(self.cal.horizon)
+        self.ledger.check()
+
+    def _every(self, interval: int, action, first: int = 0):
+        if first:
+            yield self.env.timeout(first * interval)
+        while True:
+            action(int(self.env.now))
+            yield self.env.timeout(interval)
+
+    def session(self, t: int) -> None:
+        self._arrivals(t)
+        self._completions(t)
+        self._drop_lapsed(t)
+        self._start_in_pools(t)
+        if self._programme is not None and self.sc.public_programme.allocation == "concentrated":
+            self._start_public(t)
+        if self.sc.markets.on_demand.enabled and (self._recheck or t % self._day == 0):
+            self._start_on_demand(t)
+            self._recheck = False
+        self._serve_load(t)
+
+    _slot_served = np.zeros(0)
+    _slot_paid = np.zeros(0)
+    _steady_periods = 0
+    _steady_stale = True
+    _steady_prof = np.zeros(0)
+
+    def _arrivals(self, t: int) -> None:
+        r, b = self.runs, self.buyers
+        hi = int(np.searchsorted(r.arrival, t, side="right"))
+        new = np.arange(self._next_run, hi)
+        self._next_run = hi
+        if new.size == 0:
+            return
+        alive = b.alive[r.agent[new]]
+        r.status[new[~alive]] = VOID
+        new = new[alive]
+        r.status[new] = PENDING
+        self._recheck |= new.size > 0
+        np.add.at(b.demanded, r.agent[new], r.gpu_hours[new])
+        self.pending = np.concatenate([self.pending, new])
+
+    def _completions(self, t: int) -> None:
+        r, b = self.runs, self.buyers
+        if self.running.size == 0:
+            return
+        done = r.start[self.running] + r.periods[self.running] <= t
+        if not done.any():
+            return
+        fin, self.running = self.running[done], self.running[~done]
+        self._recheck = True
+        self._steady_stale = True
+        r.status[fin] = COMPLETED
+        self.rec.run_ended(fin)
+        who = r.agent[fin]
+        hosted = r.host[fin] >= 0
+        np.subtract.at(b.pool_busy, r.host[fin][hosted], r.gpus[fin][hosted])
+        st = who[b.kind[who] == STARTUP]
+        growth = 1 + self.sc.buyers.startups.inference_growth_per_run
+        np.multiply.at(b.base_load, st, growth)
+        np.add.at(b.runs_since_round, st, 1)
+
+    def _drop_lapsed(self, t: int) -> None:
+        r, b = self.runs, self.buyers
+        p = self.pending
+        gone = (r.latest_start[p] < t) | ~b.alive[r.agent[p]]
+        if gone.any():
+            r.status[p[gone]] = ABANDONED
+            # demand that was never served stays in ``demanded``: it is what access measures
+            self.pending = p[~gone]
+
+    def _start(self, rows, t, channel, price, site=None) -> None:
+        r, b = self.runs, self.buyers
+        r.status[rows] = RUNNING
+        r.start[rows] = t
+        r.channel[rows] = channel
+        r.price[rows] = price
+        if site is not None:
+            r.site[rows] = site
+        who = r.agent[rows]
+        np.add.at(b.served, who, r.gpu_hours[rows])
+        np.add.at(b.value, who, r.gpu_hours[rows] * r.value[rows])
+        np.maximum.at(b.largest_block, who, r.gpus[rows])
+        self.running = np.concatenate([self.running, rows])
+        self.pending = self.pending[r.status[self.pending] == PENDING]
+        self.rec.run_started(rows)
+
+    def _first_per_owner(self, rows: np.ndarray) -> np.ndarray:
+        """The highest-priority run of each owner among ``rows`` (rows are in priority order)."""
+        _, first = np.unique(self.runs.agent[rows], return_index=True)
+        return rows[np.sort(first)]
+
+    def _start_in_pools(self, t: int) -> None:
+        r, b = self.runs, self.buyers
+        p = self.pending
+        if p.size == 0:
+            return
+        who = r.agent[p]
+        fits = (b.pool_busy[who] <= 0) & (self._lent[who] <= 0) & (r.gpus[p] <= b.pool_block[who])
+        rows = self._first_per_owner(p[fits]) if fits.any() else p[:0]
+        if rows.size:
+            self._steady_stale = True
+            r.host[rows] = r.agent[rows]
+            np.add.at(b.pool_busy, r.agent[rows], r.gpus[rows])
+            self._start(rows, t, CONTRACT, self.pool_price[r.agent[rows]])
+
+    def _run_budget(self, who: np.ndarray) -> np.ndarray:
+        """Money a buyer will put into one run: startups keep three months of burn in reserve."""
+        b = self.buyers
+        return np.maximum(b.cash[who] - 3 * b.burn[who], 0.0)
+
+    def _start_on_demand(self, t: int) -> None:
+        r = self.runs
+        if self.pending.size == 0:
+            return
+        rows = self._first_per_owner(self.pending)
+        who = r.agent[rows]
+        req = BlockRequests(
+            gpus=r.gpus[rows],
+            periods=r.periods[rows],
+            max_price=r.value[rows],
+            budget=self._run_budget(who),
+        )
+        width = int(r.periods[rows].max())
+        alloc = allocate_blocks(self.ledger.free(t, width), self.sites.site_price, req, self.h)
+        ok = alloc.site >= 0
+        self.waiting_blocked[:] = False
+        self.waiting_blocked[who[~ok]] = True
+        if not ok.any():
+            return
+        self._book_runs(t, rows, alloc, ON_DEMAND)
+
+    def _book_runs(self, t: int, rows: np.ndarray, alloc, channel: int) -> None:
+        """Start the runs ``alloc`` placed: book the blocks, take the money, pay the provider."""
+        r, b = self.runs, self.buyers
+        ok = alloc.site >= 0
+        if not ok.any():
+            return
+        got, sites = rows[ok], alloc.site[ok]
+        self.ledger.reserve(sites, t, r.periods[got], r.gpus[got], contract=False)
+        cost = alloc.cost[ok]
+        b.pay(r.agent[got], cost)
+        np.add.at(self.sites.revenue, self.sites.site_provider[sites], cost)
+        self._start(got, t, channel, alloc.price[ok], sites)
+
+    def _serve_load(self, t: int) -> None:
+        """Steady load (many short jobs) is served from contract pools first, then on demand.
+
+        On-demand steady load is rented in day-long slots: at the first period of each day the
+        day's average load is matched to capacity idle over the whole day and booked for it.
+        With daily steps a slot is one period; with hourly steps this keeps the per-hour cost
+        small while runs, which need blocks, are still matched every hour.
+
+        Per-buyer quantities only change when an event touches a buyer (a run starts or ends
+        in a pool, a contract starts or ends, a buyer fails, the season turns), so they are
+        recomputed then and otherwise accumulated period by period in one step.
+        """
+        prof = self.profiles[:, t]
+        if t % self._day == 0:
+            self._flush_steady()
+            self._load_slot(t)
+            self._steady_stale = True
+        if self._steady_stale or not np.array_equal(prof, self._steady_prof):
+            self._flush_steady()
+            self._recompute_steady(prof)
+        self._steady_periods += 1
+        self.rec.period(t)
+
+    def _recompute_steady(self, prof: np.ndarray) -> None:
+        b = self.buyers
+        want = np.where(b.alive, b.base_load * prof[b.kind], 0.0)
+        from_pool = np.minimum(want, self._pool_free())
+        got = from_pool + self._slot_served + self._spot_served
+        self._steady = (want, got)
+        self._steady_prof = prof.copy()
+        self._steady_stale = False
+        self.rec.steady(want, got, self._slot_paid + self._spot_paid, from_pool + self._lent)
+
+    def _flush_steady(self) -> None:
+        """Add the accumulated periods of steady load to the buyers' totals."""
+        k = self._steady_periods
+        if k == 0:
+            return
+        b = self.buyers
+        want, got = self._steady
+        b.demanded += want * (self.h * k)
+        b.served += got * (self.h * k)
+        b.value += got * (self.h * k) * b.load_value
+        self._steady_periods = 0
+
+    def _pool_free(self) -> np.ndarray:
+        """Contracted GPUs a holder can use now: not running a run, not resold on the spot."""
+        b = self.buyers
+        return np.maximum(b.pool_gpus - b.pool_busy - self._lent, 0.0) + b.public_gpus
+
+    def _load_slot(self, t: int) -> None:
+        b, s = self.buyers, self.sites
+        n = len(b)
+        self._slot_served, self._slot_paid = np.zeros(n), np.zeros(n)
+        if not self.sc.markets.on_demand.enabled:
+            return
+        slot = min(self._day, self.cal.horizon - t)
+        prof = self.profiles[:, t : t + slot].mean(axis=1)
+        want = np.where(b.alive, b.base_load * prof[b.kind], 0.0)
+        rest = want - np.minimum(want, self._pool_free()) - self._spot_served
+        rest = np.maximum(rest, 0.0)
+        if not rest.any():
+            return
+        site_idle = np.maximum(self.ledger.free(t, slot).min(axis=1), 0.0)
+        prov_idle = np.bincount(s.site_provider, weights=site_idle, minlength=s.list_price.size)
+        svc = serve_load(rest, b.load_value, b.cash, s.list_price, prov_idle, self.h * slot)
+        b.cash -= svc.paid
+        b.spend += svc.paid
+        s.revenue += svc.revenue
+        booked = spread_over_sites(svc.sold, s.site_provider, site_idle)
+        sites = np.flatnonzero(booked > 0)
+        self.ledger.reserve(sites, t, slot, booked[sites], contract=False)
+        self._slot_served, self._slot_paid = svc.served, svc.paid / slot
