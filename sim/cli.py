@@ -15,7 +15,7 @@ from rich.table import Table
 from sim.loader import ScenarioError, load_scenario, parse_override
 from sim.output import RunFolder, atomic_write_json, atomic_write_parquet, new_run_dir
 from sim.runner import run_replications
-from sim.summary import combine
+from sim.summary import HEADLINE, combine
 
 app = typer.Typer(
     add_completion=False,
@@ -23,20 +23,6 @@ app = typer.Typer(
     help="Simulate markets for GPU compute: who gets compute, at what price, how fast, in what blocks.",
 )
 console = Console(stderr=True)
-
-HEADLINE = (
-    "served_share.academics",
-    "served_share.startups",
-    "large_run_completion.academics",
-    "large_run_completion.startups",
-    "price_paid.academics",
-    "price_paid.startups",
-    "on_demand_price.mean",
-    "utilization.mean",
-    "provider_profit.total",
-    "startup_failure_share",
-    "gini_compute",
-)
 
 
 def _load(file: Path, overrides: list[str] | None = None):

@@ -37,19 +37,11 @@ def run_replication(
     start = time.perf_counter()
     if scenario.stylized is not None:
         summary, tables = run_stylized(scenario, replication)
-        return ReplicationResult(
-            replication=replication,
-            summary=summary,
-            tables=tables,
-            seconds=time.perf_counter() - start,
-            seed_entropy=int(seed.entropy),
-            spawn_key=tuple(seed.spawn_key),
-        )
-    world = World(scenario, seed)
-    world.run()
-    rec = world.rec
-    tables = {name: getattr(rec, name)(replication) for name in TABLES}
-    summary = replication_summary(tables, scenario.metrics.large_run_gpus)
+    else:
+        world = World(scenario, seed)
+        world.run()
+        tables = {name: getattr(world.rec, name)(replication) for name in TABLES}
+        summary = replication_summary(tables, scenario.metrics.large_run_gpus)
     return ReplicationResult(
         replication=replication,
         summary=summary,

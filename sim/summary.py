@@ -8,6 +8,20 @@ from scipy import stats
 
 from sim.agents import DEMAND_CLASSES, PROVIDER_CLASSES
 
+HEADLINE = (
+    "served_share.academics",
+    "served_share.startups",
+    "large_run_completion.academics",
+    "large_run_completion.startups",
+    "price_paid.academics",
+    "price_paid.startups",
+    "on_demand_price.mean",
+    "utilization.mean",
+    "provider_profit.total",
+    "startup_failure_share",
+    "gini_compute",
+)  # the metrics shown first by ``sim run`` and analysed by default in sweeps
+
 
 def gini(x: np.ndarray) -> float:
     """Gini coefficient of a non-negative array (0 equal, 1 all to one agent)."""

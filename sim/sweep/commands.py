@@ -20,6 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from sim.loader import ScenarioError, apply_overrides, load_raw, validate
+from sim.summary import HEADLINE
 from sim.sweep.design import DesignError, check_design, default_options
 from sim.sweep.discovery import Discovery, parse_where, sweep_cases
 from sim.sweep.discovery import discover as run_discovery
@@ -43,17 +44,7 @@ from sim.sweep.sensitivity import (
 )
 from sim.sweep.spec import SweepSpec
 
-DEFAULT_METRICS = (
-    "served_share.academics",
-    "served_share.startups",
-    "large_run_completion.academics",
-    "large_run_completion.startups",
-    "price_paid.academics",
-    "price_paid.startups",
-    "on_demand_price.mean",
-    "utilization.mean",
-    "provider_profit.total",
-)
+DEFAULT_METRICS = HEADLINE[:9]
 _SHOWN_INDICES = {"sobol": ("S1", "ST"), "morris": ("mu_star", "sigma")}
 
 err_console = Console(stderr=True)

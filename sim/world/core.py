@@ -229,18 +229,24 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ProgrammeMixin
         b = self.buyers
         return np.maximum(b.cash[who] - 3 * b.burn[who], 0.0)
 
+    def _run_requests(self, rows: np.ndarray, eligible: np.ndarray | None = None) -> BlockRequests:
+        """Block requests for waiting runs: their size, length, value and owner's budget."""
+        r = self.runs
+        return BlockRequests(
+            gpus=r.gpus[rows],
+            periods=r.periods[rows],
+            max_price=r.value[rows],
+            budget=self._run_budget(r.agent[rows]),
+            eligible=eligible,
+        )
+
     def _start_on_demand(self, t: int) -> None:
         r = self.runs
         if self.pending.size == 0:
             return
         rows = self._first_per_owner(self.pending)
         who = r.agent[rows]
-        req = BlockRequests(
-            gpus=r.gpus[rows],
-            periods=r.periods[rows],
-            max_price=r.value[rows],
-            budget=self._run_budget(who),
-        )
+        req = self._run_requests(rows)
         width = int(r.periods[rows].max())
         alloc = allocate_blocks(self.ledger.free(t, width), self.sites.site_price, req, self.h)
         ok = alloc.site >= 0

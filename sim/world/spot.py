@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.channels.blocks import BlockRequests, allocate_blocks
+from sim.channels.blocks import allocate_blocks
 from sim.channels.withholding import linear_inverse_demand, strategic_offers
 from sim.demand import (
     SPOT,
@@ -100,14 +100,7 @@ class SpotMixin:
             return
         rows = self._first_per_owner(self.pending)
         rows = rows[np.argsort(-r.value[rows], kind="stable")]
-        who = r.agent[rows]
-        req = BlockRequests(
-            gpus=r.gpus[rows],
-            periods=r.periods[rows],
-            max_price=r.value[rows],
-            budget=self._run_budget(who),
-            eligible=np.broadcast_to(open_sites, (rows.size, open_sites.size)),
-        )
+        req = self._run_requests(rows, np.broadcast_to(open_sites, (rows.size, open_sites.size)))
         width = int(r.periods[rows].max())
         site_price = np.full(open_sites.size, price)
         alloc = allocate_blocks(self.ledger.free(t, width), site_price, req, self.h)
