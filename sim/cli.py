@@ -67,7 +67,28 @@ def run(
         overrides.append(f"replications={replications}")
     sc = _load(file, overrides)
     path = out or new_run_dir(Path("results"), sc.name)
+    if path.exists() and any(path.iterdir()):
+        typer.echo(
+            f"{path}: exists and is not empty; choose another --out (nothing was run)", err=True
+        )
+        raise typer.Exit(2)
     folder = RunFolder(path, sc, str(file))
+    try:
+        metrics = _run_into(folder, sc, workers, plots)
+    except KeyboardInterrupt:
+        typer.echo(f"interrupted; partial run recorded in {path}", err=True)
+        raise typer.Exit(130) from None
+    except Exception as exc:  # the folder already holds the traceback in error.txt
+        typer.echo(
+            f"error: {type(exc).__name__}: {exc} (details in {path / 'error.txt'})", err=True
+        )
+        raise typer.Exit(1) from None
+    _print_summary(metrics, path)
+
+
+def _run_into(folder: RunFolder, sc, workers: int, plots: bool) -> dict:
+    """Run every replication and write the folder; failures are recorded by ``folder``."""
+    path = folder.path
     with folder:
         results = _run_with_progress(sc, workers)
         for name in results[0].tables:
@@ -88,7 +109,7 @@ def run(
         if plots and "timeseries" in results[0].tables:
             _plot(path)
         folder.finish("complete")
-    _print_summary(metrics, path)
+    return metrics
 
 
 def _run_with_progress(sc, workers: int):
