@@ -18,6 +18,7 @@ import pandas as pd
 import yaml
 
 import sim
+from sim.fingerprint import model_fingerprint
 from sim.loader import scenario_hash
 from sim.schema import Scenario
 
@@ -92,6 +93,7 @@ class RunFolder:
             "scenario": scenario.name,
             "scenario_file": source,
             "scenario_hash": scenario_hash(scenario),
+            "model_code": model_fingerprint(),
             "root_seed": scenario.seed,
             "replications": scenario.replications,
             "status": "running",

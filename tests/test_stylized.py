@@ -67,9 +67,10 @@ def test_no_forward_rounds_is_cournot(tmp_path, n):
 
 @pytest.mark.parametrize("n", [2, 3])
 def test_more_rounds_lower_the_markup(tmp_path, n):
-    markups = [_markup(tmp_path, n, rounds)["stylized.markup"] for rounds in range(4)]
+    runs = [_markup(tmp_path, n, rounds) for rounds in range(4)]
+    markups = [m["stylized.markup"] for m in runs]
     assert all(later < earlier for earlier, later in zip(markups, markups[1:], strict=False))
-    shares = [_markup(tmp_path, n, rounds)["stylized.forward_share"] for rounds in range(4)]
+    shares = [m["stylized.forward_share"] for m in runs]
     assert all(later > earlier for earlier, later in zip(shares, shares[1:], strict=False))
 
 

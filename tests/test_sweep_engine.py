@@ -119,6 +119,16 @@ def test_resume_refuses_a_different_spec(tmp_path):
         sweep(ishigami_spec(samples=4), NoisyIshigami(), tmp_path / "other", resume=True)
 
 
+def test_resume_refuses_results_of_another_model_version(tmp_path):
+    from dataclasses import replace
+
+    spec = ishigami_spec(samples=4)
+    sweep(spec, NoisyIshigami(), tmp_path / "s")
+    changed = replace(spec, model_code="0" * 16)
+    with pytest.raises(SweepFolderError, match="model_code"):
+        sweep(changed, NoisyIshigami(), tmp_path / "s", resume=True)
+
+
 def test_failed_points_are_recorded_and_the_sweep_goes_on(tmp_path):
     spec = ishigami_spec(samples=6, replications=1)
     result = sweep(spec, FailOnPoints(frozenset({1, 4})), tmp_path / "s")

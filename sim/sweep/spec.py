@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.fingerprint import model_fingerprint
 from sim.sweep.parameters import Parameter
 from sim.sweep.worker import point_seed
 
@@ -55,6 +56,7 @@ class SweepSpec:
     scenario_name: str = "scenario"
     common_random_numbers: bool = False
     options: dict[str, Any] = field(default_factory=dict)
+    model_code: str = field(default_factory=model_fingerprint)
 
     def identity(self) -> dict[str, Any]:
         """The fields that decide the results (the source path is only a note)."""
@@ -83,6 +85,7 @@ class SweepSpec:
             "root_seed": self.root_seed,
             "common_random_numbers": self.common_random_numbers,
             "options": dict(self.options),
+            "model_code": self.model_code,
         }
 
     @classmethod
@@ -98,6 +101,7 @@ class SweepSpec:
             scenario_name=data.get("scenario_name", "scenario"),
             common_random_numbers=bool(data.get("common_random_numbers", False)),
             options=data.get("options", {}),
+            model_code=data.get("model_code", ""),
         )
 
     def with_source(self, source: str) -> SweepSpec:
