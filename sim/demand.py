@@ -16,8 +16,17 @@ from sim.calendar import DAYS_PER_MONTH, DAYS_PER_YEAR, Calendar
 from sim.schema import Scenario
 
 # run status codes
-FUTURE, PENDING, RUNNING, COMPLETED, ABANDONED, KILLED, VOID = range(7)
-STATUS_NAMES = ("future", "pending", "running", "completed", "abandoned", "killed", "void")
+FUTURE, PENDING, RUNNING, COMPLETED, ABANDONED, KILLED, VOID, RESERVED = range(8)
+STATUS_NAMES = (
+    "future",
+    "pending",
+    "running",
+    "completed",
+    "abandoned",
+    "killed",
+    "void",
+    "reserved",
+)
 CHANNELS = ("none", "on_demand", "contract", "spot", "forward", "public")
 NONE, ON_DEMAND, CONTRACT, SPOT, FORWARD, PUBLIC = range(6)
 

@@ -108,6 +108,13 @@ class Choice(_Dist):
 
 
 def _as_constant(v: object) -> object:
+    """A plain number means a constant; so does a numeric string such as ``2.0e7``, which
+    YAML 1.1 (PyYAML) reads as a string when the exponent has no sign."""
+    if isinstance(v, str):
+        try:
+            v = float(v)
+        except ValueError:
+            return v
     if isinstance(v, int | float) and not isinstance(v, bool):
         return {"dist": "constant", "value": float(v)}
     return v

@@ -9,7 +9,17 @@ import numpy as np
 import pandas as pd
 
 from sim.agents import BUYER_CLASSES, PROVIDER_CLASSES
-from sim.demand import ABANDONED, CHANNELS, CONTRACT, KILLED, ON_DEMAND, SPOT, STATUS_NAMES, VOID
+from sim.demand import (
+    ABANDONED,
+    CHANNELS,
+    CONTRACT,
+    FORWARD,
+    KILLED,
+    ON_DEMAND,
+    SPOT,
+    STATUS_NAMES,
+    VOID,
+)
 
 if TYPE_CHECKING:
     from sim.world import World
@@ -36,7 +46,9 @@ class Recorder:
         kinds = world.buyers.kind
         self._onehot = (kinds[:, None] == np.arange(NB)[None, :]).astype(float)
         self.failures: list[tuple[np.ndarray, int]] = []
-        self.withheld_gpus = np.zeros(T)  # idle GPUs strategic providers kept out of the spot
+        self.withheld_gpus = np.zeros(T)
+        self.fw_defaults: list[tuple[np.ndarray, np.ndarray]] = []
+        self.fw_index: dict[int, float] = {}  # idle GPUs strategic providers kept out of the spot
         self.orders: list[tuple[np.ndarray, np.ndarray, int]] = []
         self.signed: list[np.ndarray] = []
 
@@ -52,10 +64,19 @@ class Recorder:
         r, w = self.w.runs, self.w
         kind = w.buyers.kind[r.agent[rows]]
         self.run_gpus += sign * np.bincount(kind, r.gpus[rows], NB)
-        od = np.isin(r.channel[rows], (ON_DEMAND, SPOT))  # paid up front, spread over the run
+        od = np.isin(r.channel[rows], (ON_DEMAND, SPOT, FORWARD))  # prepaid, spread over the run
         rate = r.gpus[rows] * np.nan_to_num(r.price[rows]) * w.h
         self.run_rate += sign * np.bincount(kind[od], rate[od], NB)
         self.pool_run_gpus += sign * float(r.gpus[rows][r.channel[rows] == CONTRACT].sum())
+
+    def forward_defaults(self, who: np.ndarray, shortfall: np.ndarray) -> None:
+        self.fw_defaults.append((who.copy(), shortfall.copy()))
+
+    def tables(self, replication: int) -> dict[str, pd.DataFrame]:
+        names = ["timeseries", "agents", "jobs", "providers", "contracts"]
+        if self.w.sc.markets.forward.enabled:
+            names += ["forward_curves", "market_makers"]
+        return {name: getattr(self, name)(replication) for name in names}
 
     def withheld(self, t: int, length: int, gpus: float) -> None:
         self.withheld_gpus[t : t + length] = gpus
@@ -184,6 +205,7 @@ class Recorder:
                 "final_cash": b.cash,
                 "inflow": b.inflow,
                 "resale_income": self.w.resale_income,
+                "forward_flow": self._forward_flow()[:n],
                 "outflow": b.outflow,
                 "failed": ~b.alive,
                 "defaulted_amount": b.defaulted,
@@ -241,11 +263,64 @@ class Recorder:
                 "gpu_hours_installed": cap_h,
                 "gpu_hours_used": used_h,
                 "revenue": s.revenue,
+                "forward_pnl": self._forward_flow()[len(w.buyers) : len(w.buyers) + n],
                 "contract_revenue": s.contract_revenue,
                 "cost": cost,
-                "profit": s.revenue - cost,
+                "profit": s.revenue
+                - cost
+                + self._forward_flow()[len(w.buyers) : len(w.buyers) + n],
                 "defaulted_amount": s.defaulted,
                 "list_price_end": s.list_price,
+            }
+        )
+
+    def _forward_flow(self) -> np.ndarray:
+        flow = getattr(self.w, "fw_flow", None)
+        return (
+            flow
+            if flow is not None
+            else np.zeros(len(self.w.buyers) + self.w.sites.list_price.size)
+        )
+
+    def forward_curves(self, replication: int) -> pd.DataFrame:
+        ppd = self.w.cal.periods_per_day
+        rows = np.asarray(self.w.curve, dtype=float).reshape(-1, 5)
+        window = self.w._fw_window
+        index = np.asarray([self._spot_index(int(s), window) for s in rows[:, 2]])
+        return pd.DataFrame(
+            {
+                "replication": replication,
+                "session_day": rows[:, 0] / ppd,
+                "tenor_days": rows[:, 1] / ppd,
+                "delivery_day": rows[:, 2] / ppd,
+                "price": rows[:, 3],
+                "volume_lots": rows[:, 4],
+                "settlement_index": index,
+            }
+        )
+
+    def _spot_index(self, start: int, window: int) -> float:
+        """Mean spot price over a delivery window that lies within the horizon (else NaN)."""
+        prices = self.spot_price[start : start + window]
+        if start + window > self.spot_price.size or not np.isfinite(prices).any():
+            return float("nan")
+        return float(np.nanmean(prices))
+
+    def market_makers(self, replication: int) -> pd.DataFrame:
+        w = self.w
+        first = len(w.buyers) + w.sites.list_price.size
+        open_collateral = np.zeros(w.sc.market_makers.count)
+        for fb in w._fw_books.values():
+            open_collateral += fb.accounts.collateral[first:]
+        end = w.mm_capital + open_collateral
+        return pd.DataFrame(
+            {
+                "replication": replication,
+                "maker_id": np.arange(w.mm_capital.size),
+                "capital_start": w.mm_initial,
+                "capital_end": end,
+                "pnl": end - w.mm_initial,
+                "bust": w.mm_capital <= 0,
             }
         )
 

@@ -40,7 +40,7 @@ def run_replication(
     else:
         world = World(scenario, seed)
         world.run()
-        tables = {name: getattr(world.rec, name)(replication) for name in TABLES}
+        tables = world.rec.tables(replication)
         summary = replication_summary(tables, scenario.metrics.large_run_gpus)
     return ReplicationResult(
         replication=replication,

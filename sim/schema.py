@@ -408,13 +408,52 @@ class SpotMarket(Section):
     )
 
 
+class ForwardMarket(Section):
+    enabled: bool = param(False, "Forward market: standardized contracts on future windows.")
+    mechanism: Literal["forward_lots"] = param(
+        "forward_lots",
+        "Clearing mechanism by registry name: a uniform-price auction of whole lots.",
+    )
+    session_days: float = param(7, "Days between forward auctions.", "days", gt=0)
+    window_days: float = param(
+        7, "Delivery window of one contract (a week; 30 for a month).", "days", gt=0
+    )
+    tenors: int = param(
+        8, "Number of future windows traded at each session.", "windows", ge=1, le=52
+    )
+    lot_gpus: int = param(8, "GPUs in one lot (one 8-GPU server).", "GPUs", ge=1)
+    settlement: Literal["physical", "cash"] = param(
+        "physical",
+        "physical: a run's contract becomes a reservation of a block at one site; cash: positions "
+        "settle against the spot price index over the window (needs markets.spot).",
+    )
+    initial_margin: float = param(
+        0.2,
+        "Collateral posted per position, as a share of its notional value.",
+        "share",
+        gt=0,
+        le=1,
+    )
+    reserve: Literal["expected_spot", "owning_cost", "marginal_cost"] = param(
+        "expected_spot",
+        "Providers' reserve price for forward sales: the spot price they expect (the recent spot "
+        "average, never below energy cost: selling forward for less than waiting would bring is "
+        "not worth it), or their full owning cost, or energy only.",
+    )
+
+
 class Markets(Section):
     on_demand: OnDemandMarket = param(OnDemandMarket, "Posted-price on-demand channel.")
     contracts: ContractMarket = param(ContractMarket, "Long-term contracts channel.")
     spot: SpotMarket = param(SpotMarket, "Spot market (the plan).")
+    forward: ForwardMarket = param(ForwardMarket, "Forward market (the plan).")
 
     @model_validator(mode="after")
     def _resale_needs_spot(self) -> Markets:
+        if self.forward.enabled and self.forward.settlement == "cash" and not self.spot.enabled:
+            raise ValueError(
+                "markets.forward.settlement: cash needs markets.spot.enabled: true (the index)"
+            )
         if self.contracts.resale and not self.spot.enabled:
             raise ValueError(
                 "contracts.resale needs markets.spot.enabled: true (resale goes through the spot market)"
@@ -475,6 +514,19 @@ class PublicProgramme(Section):
     )
 
 
+class MarketMakers(Section):
+    count: int = param(0, "Market makers quoting two-sided forward prices.", "firms", ge=0)
+    capital: Dist = param(lambda: const(2e7), "Capital of one market maker.", "$")
+    risk_aversion: float = param(
+        0.1, "Risk aversion gamma of the Avellaneda-Stoikov quotes.", "1/$", gt=0
+    )
+    arrival_decay: float = param(
+        1.5, "How fast order arrivals fall with distance from the fair value (k).", "1/$", gt=0
+    )
+    quote_lots: float = param(50, "Lots quoted per side when no limit binds.", "lots", gt=0)
+    max_inventory_lots: float = param(500, "Largest long or short position.", "lots", gt=0)
+
+
 class Metrics(Section):
     large_run_gpus: int = param(
         64, "Runs at or above this many GPUs count as large runs in access metrics.", "GPUs", ge=1
@@ -528,6 +580,16 @@ class StylizedMarket(Section):
 
 
 class Scenario(Section):
+    @model_validator(mode="after")
+    def _makers_need_cash_forwards(self) -> Scenario:
+        fw = self.markets.forward
+        if self.market_makers.count and not (fw.enabled and fw.settlement == "cash"):
+            raise ValueError(
+                "market_makers.count > 0 needs markets.forward.enabled: true with settlement: cash "
+                "(market makers hold cash-settled positions)"
+            )
+        return self
+
     name: str = param(
         "scenario", "Short name; used in the results folder name.", pattern=r"^[A-Za-z0-9_.-]+$"
     )
@@ -539,6 +601,9 @@ class Scenario(Section):
     buyers: Buyers = param(Buyers, "Demand side.")
     markets: Markets = param(Markets, "Channels and markets enabled, and their design.")
     shocks: list[Shock] = param(lambda: [], "Supply cuts and demand booms.")
+    market_makers: MarketMakers = param(
+        MarketMakers, "Market makers in the forward market (cash-settled positions)."
+    )
     public_programme: PublicProgramme = param(
         PublicProgramme, "Public compute programme (policy lever)."
     )

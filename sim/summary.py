@@ -76,6 +76,8 @@ def replication_summary(tables: dict[str, pd.DataFrame], large_run_gpus: int) ->
         out[f"provider_profit.{cls}"] = float(p["profit"].sum())
         out[f"contract_revenue_share.{cls}"] = _div(p["contract_revenue"].sum(), p["revenue"].sum())
     out["capacity_growth"] = _div(prov["capacity_end"].sum(), prov["capacity_start"].sum())
+    if "forward_curves" in tables:
+        out.update(forward_summary(tables["forward_curves"], tables["market_makers"]))
     needs = agents[agents["agent_class"].isin(DEMAND_CLASSES)]
     out["gini_compute"] = gini(needs["served_gpu_hours"].to_numpy())
     prog = agents[agents["agent_class"] == "public_programme"]
@@ -83,6 +85,28 @@ def replication_summary(tables: dict[str, pd.DataFrame], large_run_gpus: int) ->
         out["public_programme.spend"] = float(prog["spend"].sum())
         runs = jobs[jobs["channel"] == "public"]
         out["public_programme.runs_served"] = float(len(runs))
+    return out
+
+
+def forward_summary(curves: pd.DataFrame, makers: pd.DataFrame) -> dict[str, float]:
+    """Forward prices, their gap to the settlement index at the last session before delivery,
+    volume, and market makers' results."""
+    out: dict[str, float] = {}
+    traded = curves[np.isfinite(curves["price"])]
+    out["forward_price.mean"] = float(traded["price"].mean()) if len(traded) else float("nan")
+    out["forward_volume_lots"] = float(curves["volume_lots"].sum())
+    settled = traded[np.isfinite(traded["settlement_index"])]
+    level = float(settled["settlement_index"].mean()) if len(settled) else 0.0
+    if len(settled) and level > 0:
+        # the last price before delivery against the index, relative to the index's level
+        # (the index can touch zero when resold capacity floods a session)
+        last = settled.loc[settled.groupby("delivery_day")["tenor_days"].idxmin()]
+        gap = (last["price"] - last["settlement_index"]).abs() / level
+        out["forward_spot_gap"] = float(gap.mean())
+    else:
+        out["forward_spot_gap"] = float("nan")
+    out["market_makers.pnl"] = float(makers["pnl"].sum()) if len(makers) else 0.0
+    out["market_makers.bust_share"] = float(makers["bust"].mean()) if len(makers) else 0.0
     return out
 
 

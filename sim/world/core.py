@@ -39,13 +39,14 @@ from sim.recorder import Recorder
 from sim.schema import Scenario
 from sim.seeding import component_rng
 from sim.world.contracting import ContractingMixin  # noqa: E402
+from sim.world.forward import ForwardMixin  # noqa: E402
 from sim.world.money import MoneyMixin  # noqa: E402
 from sim.world.programme import ProgrammeMixin  # noqa: E402
 from sim.world.spot import SpotMixin  # noqa: E402
 from sim.world.supply import SupplyMixin  # noqa: E402
 
 
-class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ProgrammeMixin):
+class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, ProgrammeMixin):
     def __init__(self, scenario: Scenario, seed: np.random.SeedSequence):
         self.sc = scenario
         self.cal = Calendar.from_time(scenario.time)
@@ -77,6 +78,7 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ProgrammeMixin
         self._spot_len = self.cal.periods(scenario.markets.spot.session_days)
         prog = np.flatnonzero(self.buyers.kind == PUBLIC)
         self._programme = int(prog[0]) if prog.size else None
+        self._forward_setup(seed)
         self.rec = Recorder(self)
         self._day = max(1, round(self.cal.periods_per_day))
         self._mean_run_gpu_hours = self._class_mean_run_gpu_hours()
@@ -114,8 +116,13 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ProgrammeMixin
                 env.process(self._supply_cut(shock))
         if self.sc.markets.spot.enabled:
             env.process(self._every(self._spot_len, self.spot_session))
+        if self.sc.markets.forward.enabled:
+            every = self.cal.periods(self.sc.markets.forward.session_days)
+            env.process(self._every(every, self.forward_session))
         env.process(self._every(1, self.session))
         env.run(until=self.cal.horizon)
+        if self.sc.markets.forward.enabled:
+            self._settle_deliveries(self.cal.horizon)
         self._flush_steady()
         self.billing(self.cal.horizon)
         self.ledger.check()
@@ -130,6 +137,7 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ProgrammeMixin
     def session(self, t: int) -> None:
         self._arrivals(t)
         self._completions(t)
+        self._start_reserved(t)
         self._drop_lapsed(t)
         self._start_in_pools(t)
         if self._programme is not None and self.sc.public_programme.allocation == "concentrated":

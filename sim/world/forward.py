@@ -1,0 +1,315 @@
+"""The forward market: weekly auctions of standardized contracts on future delivery windows.
+
+A contract is ``lot_gpus`` GPUs for one delivery window (``window_days``); each session trades the
+next ``tenors`` windows, each in its own uniform-price auction of whole lots
+(``sim.markets.forward.clear_forward_session``). Providers offer, per site, the capacity free over
+the window at their reserve; waiting runs bid the lots their block needs, in the first window they
+can still start in, at their value (capped by what their cash pays for).
+
+- ``physical`` settlement: a run whose bid is filled in full gets its block reserved at one site
+  whose reserve the price meets (N GPUs from the window's start for its whole length, at the
+  window's price), paid at the trade (prepaid, not cancellable, like today's capacity blocks); it
+  starts at the window's start. The auction discovers the price; the reservations are the trades.
+- ``cash`` settlement: every fill is a position against the clearing house, long for buyers and
+  short for sellers, settled against the spot index (the mean spot price over the window). Holders
+  post ``initial_margin`` of the notional; positions are marked to each new auction price and
+  finally to the index; a holder whose collateral cannot cover a loss defaults, the clearing house
+  takes its position over and bears the shortfall. Market makers quote both sides
+  (``sim.markets.market_maker``) around the recent spot price and carry inventory and price risk.
+
+The forward curve (price by tenor) is recorded at every session.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.channels.blocks import allocate_blocks
+from sim.demand import FORWARD, PENDING, RESERVED
+from sim.markets.forward import ForwardContract, MarginAccounts, mark_to_market
+from sim.markets.market_maker import QuotePolicy, market_maker_quotes
+from sim.markets.orders import OrderBook
+from sim.markets.registry import MECHANISMS
+from sim.seeding import component_rng
+from sim.summary import daily_log_change_sd
+
+
+class ForwardBook:
+    """Open cash-settled positions of one delivery window, over all participants."""
+
+    def __init__(self, start: int, participants: int):
+        self.start = start
+        self.accounts = MarginAccounts(np.zeros(participants), np.zeros(participants), 0.0)
+        self.house_position = 0.0  # lots taken over from defaulters
+        self.house_loss = 0.0
+
+
+class ForwardMixin:
+    """Methods of :class:`sim.world.World` (forward market); they use the world's state."""
+
+    def _forward_setup(self, seed) -> None:
+        spec, mm = self.sc.markets.forward, self.sc.market_makers
+        self._fw_window = self.cal.periods(spec.window_days)
+        self._fw_lot_hours = spec.lot_gpus * self._fw_window * self.h
+        self.mm_capital = mm.capital.sample(component_rng(seed, "markets"), mm.count)
+        self.mm_initial = self.mm_capital.copy()
+        self._fw_books: dict[int, ForwardBook] = {}
+        self._reserved = np.zeros(0, dtype=np.int64)  # runs holding a forward reservation
+        self.fw_flow = np.zeros(self._participants)  # money the forward market paid each one
+        self.house_loss = 0.0
+        self._contract = ForwardContract("H100", "all", 0, self._fw_window, spec.lot_gpus, self.h)
+        self.curve: list[tuple[int, int, int, float, float]] = []
+
+    @property
+    def _participants(self) -> int:
+        return len(self.buyers) + self.sites.list_price.size + self.sc.market_makers.count
+
+    # ---- one session -------------------------------------------------------------------------
+
+    def forward_session(self, t: int) -> None:
+        spec = self.sc.markets.forward
+        self._settle_deliveries(t)
+        starts = self._products(t)
+        if not starts:
+            return
+        orders = self._forward_orders(t, starts)
+        book = OrderBook(**orders["book"], n_products=len(starts))
+        res = MECHANISMS[spec.mechanism](book)
+        for k, start in enumerate(starts):
+            self.curve.append((t, start - t, start, float(res.price[k]), float(res.volume[k])))
+        if spec.settlement == "physical":
+            self._deliver_blocks(t, starts, res.price, orders, res.buy_filled)
+        else:
+            self._open_positions(starts, res, orders)
+
+    def _products(self, t: int) -> list[int]:
+        w = self._fw_window
+        first = (t // w + 1) * w
+        return [
+            s
+            for s in range(first, first + w * self.sc.markets.forward.tenors, w)
+            if s < self.cal.horizon
+        ]
+
+    def _forward_orders(self, t: int, starts: list[int]) -> dict:
+        spec, s = self.sc.markets.forward, self.sites
+        lot = spec.lot_gpus
+        reserve = self._forward_reserve(t)
+        sell_qty, sell_price, sell_prod, sell_who = [], [], [], []
+        for k, start in enumerate(starts):
+            free = np.maximum(self.ledger.free(start, self._fw_window).min(axis=1), 0.0)
+            lots = np.floor(free / lot)
+            sell_qty.append(lots)
+            sell_price.append(reserve[s.site_provider])
+            sell_prod.append(np.full(lots.size, k))
+            sell_who.append(len(self.buyers) + s.site_provider)
+        runs, product, lots, limit = self._run_bids(t, starts)
+        buy = {"qty": [lots], "price": [limit], "prod": [product], "who": [self.runs.agent[runs]]}
+        if self.sc.market_makers.count and spec.settlement == "cash":
+            self._maker_orders(t, starts, buy, sell_qty, sell_price, sell_prod, sell_who)
+        cat = np.concatenate
+        return {
+            "book": {
+                "buy_qty": cat(buy["qty"]),
+                "buy_limit": cat(buy["price"]),
+                "buy_product": cat(buy["prod"]).astype(np.int64),
+                "sell_qty": cat(sell_qty),
+                "sell_reserve": cat(sell_price),
+                "sell_product": cat(sell_prod).astype(np.int64),
+            },
+            "buy_who": cat(buy["who"]).astype(np.int64),
+            "sell_who": cat(sell_who).astype(np.int64),
+            "runs": runs,
+        }
+
+    def _forward_reserve(self, t: int) -> np.ndarray:
+        """Reserve price per provider for forward sales ($/GPU-h)."""
+        s, rule = self.sites, self.sc.markets.forward.reserve
+        if rule == "owning_cost":
+            return s.energy_cost + s.fixed_cost
+        if rule == "marginal_cost":
+            return s.energy_cost.copy()
+        fair, _ = self._fair_value(t)
+        return np.maximum(s.energy_cost, fair)
+
+    def _run_bids(self, t: int, starts: list[int]):
+        """Waiting runs bid in the first window they can still start in, for whole lots."""
+        r, spec = self.runs, self.sc.markets.forward
+        empty = np.zeros(0, dtype=np.int64)
+        if self.pending.size == 0:
+            return empty, empty, np.zeros(0), np.zeros(0)
+        rows = self._first_per_owner(self.pending)
+        first = np.asarray(starts)
+        product = np.searchsorted(first, r.latest_start[rows], side="right") - 1
+        ok = product == 0  # the first window is the one they can still make (or none)
+        ok &= first[0] <= r.latest_start[rows]
+        rows, product = rows[ok], product[ok]
+        lots = np.ceil(r.gpus[rows] / spec.lot_gpus)
+        hours = r.gpus[rows] * r.periods[rows] * self.h
+        budget = self._run_budget(r.agent[rows])
+        if spec.settlement == "cash":  # a hedger must be able to post the margin
+            budget = budget / spec.initial_margin
+        limit = np.minimum(r.value[rows], budget / np.maximum(hours, 1e-9))
+        keep = limit > 0
+        return rows[keep], product[keep], lots[keep], limit[keep]
+
+    # ---- physical settlement -----------------------------------------------------------------
+
+    def _deliver_blocks(self, t, starts, price, orders, filled) -> None:
+        """Filled run bids become reservations of whole blocks at one site, prepaid."""
+        r, s = self.runs, self.sites
+        runs = orders["runs"]
+        n_runs = runs.size
+        if n_runs == 0:
+            return
+        lots = orders["book"]["buy_qty"][:n_runs]
+        product = orders["book"]["buy_product"][:n_runs]
+        won = np.flatnonzero(filled[:n_runs] >= lots - 1e-9)
+        reserve = self._forward_reserve(t)
+        for k in np.unique(product[won]):
+            rows = runs[won[product[won] == k]]
+            p = float(price[k])
+            rows = rows[np.argsort(-r.value[rows], kind="stable")]
+            open_sites = reserve[s.site_provider] <= p + 1e-12
+            req = self._run_requests(
+                rows, np.broadcast_to(open_sites, (rows.size, open_sites.size))
+            )
+            start = starts[k]
+            width = int(r.periods[rows].max())
+            alloc = allocate_blocks(
+                self.ledger.free(start, width), np.full(open_sites.size, p), req, self.h
+            )
+            got = alloc.site >= 0
+            if not got.any():
+                continue
+            rows, sites = rows[got], alloc.site[got]
+            self.ledger.reserve(sites, start, r.periods[rows], r.gpus[rows], contract=False)
+            cost = alloc.cost[got]
+            self.buyers.pay(r.agent[rows], cost)
+            np.add.at(s.revenue, s.site_provider[sites], cost)
+            r.status[rows] = RESERVED
+            r.start[rows] = start
+            r.site[rows] = sites
+            r.price[rows] = p
+            r.channel[rows] = FORWARD
+            self._reserved = np.concatenate([self._reserved, rows])
+        self.pending = self.pending[r.status[self.pending] == PENDING]
+
+    def _start_reserved(self, t: int) -> None:
+        """Runs whose reserved window begins now start; a failed owner's block is released."""
+        r, b = self.runs, self.buyers
+        if self._reserved.size == 0:
+            return
+        due = self._reserved[r.start[self._reserved] <= t]
+        if due.size == 0:
+            return
+        self._reserved = self._reserved[r.start[self._reserved] > t]
+        alive = b.alive[r.agent[due]]
+        gone = due[~alive]
+        if gone.size:
+            self.ledger.release(
+                r.site[gone], t, r.periods[gone] - (t - r.start[gone]), r.gpus[gone], contract=False
+            )
+            r.status[gone] = 4  # abandoned: the owner failed before its window
+        go = due[alive]
+        if go.size:
+            r.status[go] = PENDING  # _start moves them to running
+            self._start(go, t, FORWARD, r.price[go], r.site[go])
+
+    # ---- cash settlement -----------------------------------------------------------------------
+
+    def _open_positions(self, starts, res, orders) -> None:
+        spec = self.sc.markets.forward
+        for k, start in enumerate(starts):
+            price = float(res.price[k])
+            if not np.isfinite(price):
+                continue
+            fb = self._fw_books.setdefault(start, ForwardBook(start, self._participants))
+            if fb.accounts.mark == 0.0:
+                fb.accounts = MarginAccounts(fb.accounts.position, fb.accounts.collateral, price)
+            self._mark(fb, price)
+            buy = orders["book"]["buy_product"] == k
+            sell = orders["book"]["sell_product"] == k
+            delta = np.zeros(self._participants)
+            np.add.at(delta, orders["buy_who"][buy], res.buy_filled[buy])
+            np.subtract.at(delta, orders["sell_who"][sell], res.sell_filled[sell])
+            margin = spec.initial_margin * np.abs(delta) * price * self._fw_lot_hours
+            self._post(margin)
+            fb.accounts = MarginAccounts(
+                fb.accounts.position + delta, fb.accounts.collateral + margin, fb.accounts.mark
+            )
+
+    def _mark(self, fb: ForwardBook, price: float) -> None:
+        """Variation margin to ``price``; defaulters' positions pass to the clearing house,
+        which bears their shortfall and the later gains or losses on what it took over."""
+        call = mark_to_market(self._contract, fb.accounts, price)
+        house_gain = fb.house_position * (price - fb.accounts.mark) * self._fw_lot_hours
+        fb.house_loss += call.clearing_house_loss - house_gain
+        fb.house_position += call.absorbed_position
+        fb.accounts = call.accounts
+        if call.defaulted.any():
+            lost = np.flatnonzero(call.defaulted)
+            self.rec.forward_defaults(lost, call.shortfall[lost])
+
+    def _settle_deliveries(self, t: int) -> None:
+        """Windows that have ended settle against the spot index; collateral goes back."""
+        for start in [s for s in self._fw_books if s + self._fw_window <= t]:
+            fb = self._fw_books.pop(start)
+            window = self.rec.spot_price[start : start + self._fw_window]
+            index = float(np.nanmean(window)) if np.isfinite(window).any() else fb.accounts.mark
+            self._mark(fb, index)
+            self._post(-fb.accounts.collateral)
+            self.house_loss += fb.house_loss
+
+    def _post(self, amount: np.ndarray) -> None:
+        """Move money from participants into margin accounts (negative: back out of them).
+
+        Buyers pay from their cash and market makers from their capital; providers' flows are
+        booked in ``fw_flow`` and enter their profit."""
+        n_b, n_p = len(self.buyers), self.sites.list_price.size
+        self.buyers.cash -= amount[:n_b]
+        self.mm_capital -= amount[n_b + n_p :]
+        self.fw_flow -= amount
+
+    # ---- market makers -------------------------------------------------------------------------
+
+    def _maker_orders(self, t, starts, buy, sell_qty, sell_price, sell_prod, sell_who) -> None:
+        mm = self.sc.market_makers
+        policy = QuotePolicy(
+            risk_aversion=mm.risk_aversion,
+            arrival_decay=mm.arrival_decay,
+            quote_size=mm.quote_lots,
+            max_inventory=mm.max_inventory_lots,
+            margin_rate=self.sc.markets.forward.initial_margin,
+        )
+        fair, vol = self._fair_value(t)
+        first = len(self.buyers) + self.sites.list_price.size
+        who = first + np.arange(mm.count)
+        for k, start in enumerate(starts):
+            fb = self._fw_books.get(start)
+            inventory = fb.accounts.position[who] if fb is not None else np.zeros(mm.count)
+            tau = (start - t) / self.cal.periods_per_day / 365.0
+            q = market_maker_quotes(
+                self.mm_capital, inventory, fair, vol, tau, policy, self._fw_lot_hours
+            )
+            live = q.bid_size > 0
+            buy["qty"].append(np.floor(q.bid_size[live]))
+            buy["price"].append(q.bid[live])
+            buy["prod"].append(np.full(int(live.sum()), k))
+            buy["who"].append(who[live])
+            live = q.ask_size > 0
+            sell_qty.append(np.floor(q.ask_size[live]))
+            sell_price.append(q.ask[live])
+            sell_prod.append(np.full(int(live.sum()), k))
+            sell_who.append(who[live])
+
+    def _fair_value(self, t: int) -> tuple[float, float]:
+        """Recent spot price and the s.d. of its daily log change (price risk per day)."""
+        back = max(0, t - self.cal.periods(30))
+        recent = self.rec.spot_price[back:t]
+        if not np.isfinite(recent).any():
+            return float(self.sites.list_price.min()), 0.1
+        fair = float(np.nanmean(recent[-self._fw_window :]))
+        day = np.arange(back, t) / self.cal.periods_per_day
+        vol = daily_log_change_sd(day, recent)
+        return fair, (vol if np.isfinite(vol) and vol > 0 else 0.05) * fair
