@@ -5,13 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 workers="${WORKERS:-2}"
-scenarios=(baseline spot-only spot-resale plan-strategic public-spread public-concentrated)
+scenarios=(baseline spot-only spot-resale plan-strategic forward-physical plan public-spread public-concentrated)
 for s in "${scenarios[@]}"; do
   rm -rf "results/$s"
   sim run "scenarios/$s.yaml" --out "results/$s" --workers "$workers"
 done
 rm -rf results/compare-markets
-sim compare results/baseline results/spot-only results/spot-resale results/plan-strategic \
+sim compare results/baseline results/spot-only results/spot-resale results/plan \
   --out results/compare-markets
 rm -rf results/compare-public
 sim compare results/baseline results/public-spread results/public-concentrated \

@@ -9,7 +9,16 @@ import json
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent.parent / "results"
-RUNS = ["baseline", "spot-only", "spot-resale", "plan-strategic", "public-spread", "public-concentrated"]
+RUNS = [
+    "baseline",
+    "spot-only",
+    "spot-resale",
+    "plan-strategic",
+    "forward-physical",
+    "plan",
+    "public-spread",
+    "public-concentrated",
+]
 ROWS = [
     ("served_share.startups", "startups: share of needed GPU-hours served", "{:.2f}"),
     ("served_share.academics", "academics: share of needed GPU-hours served", "{:.3f}"),
@@ -18,6 +27,7 @@ ROWS = [
     ("price_paid.startups", "startups: average price paid, $/GPU-h", "{:.2f}"),
     ("price_paid.academics", "academics: average price paid, $/GPU-h", "{:.2f}"),
     ("spot_price.mean", "spot price, $/GPU-h", "{:.2f}"),
+    ("forward_price.mean", "forward price, $/GPU-h", "{:.2f}"),
     ("utilization.mean", "utilization", "{:.2f}"),
     ("provider_profit.total", "provider profit, $bn over 3 years", "{:.2f}"),
     ("startup_failure_share", "startups failed", "{:.2f}"),
