@@ -75,15 +75,21 @@ def test_blocks_never_oversell_and_are_individually_rational(inst):
     assert np.all(used <= free + 1e-9)
 
 
-@settings(max_examples=200, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), buyers=st.integers(0, 30), providers=st.integers(1, 6))
-def test_serve_load_conserves_gpus_and_money(seed, buyers, providers):
+def load_instance(seed: int, buyers: int, providers: int):
+    """Random steady-load market: wants, values, cash (some zero), list prices, idle GPUs."""
     rng = np.random.default_rng(seed)
     want = rng.exponential(3, buyers) * (rng.random(buyers) < 0.8)
     value = rng.uniform(1, 9, buyers)
     cash = rng.exponential(50, buyers) * (rng.random(buyers) < 0.9)
     price = rng.choice([1.99, 2.5, 3.99, 6.88], providers)
     idle = rng.integers(0, 40, providers).astype(float)
+    return want, value, cash, price, idle
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), buyers=st.integers(0, 30), providers=st.integers(1, 6))
+def test_serve_load_conserves_gpus_and_money(seed, buyers, providers):
+    want, value, cash, price, idle = load_instance(seed, buyers, providers)
     svc = serve_load(want, value, cash, price, idle, 1.0)
     assert np.all(svc.served <= want + 1e-9)
     assert np.all(svc.paid <= cash + 1e-9)  # nobody pays more than it has
@@ -141,12 +147,7 @@ def serve_load_loop(want, value, cash, price, idle, hours):
 @settings(max_examples=300, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), buyers=st.integers(0, 30), providers=st.integers(1, 6))
 def test_serve_load_equals_provider_by_provider_loop(seed, buyers, providers):
-    rng = np.random.default_rng(seed)
-    want = rng.exponential(3, buyers) * (rng.random(buyers) < 0.8)
-    value = rng.uniform(1, 9, buyers)
-    cash = rng.exponential(50, buyers) * (rng.random(buyers) < 0.9)
-    price = rng.choice([1.99, 2.5, 3.99, 6.88], providers)
-    idle = rng.integers(0, 40, providers).astype(float)
+    want, value, cash, price, idle = load_instance(seed, buyers, providers)
     svc = serve_load(want, value, cash, price, idle, 1.0)
     served, paid, sold = serve_load_loop(want, value, cash, price, idle, 1.0)
     assert np.allclose(svc.served, served)
