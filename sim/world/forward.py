@@ -72,11 +72,14 @@ class ForwardMixin:
         starts = self._products(t)
         if not starts:
             return
+        self._quoted_mid = np.full(len(starts), np.nan)
         orders = self._forward_orders(t, starts)
         book = OrderBook(**orders["book"], n_products=len(starts))
         res = MECHANISMS[spec.mechanism](book)
         for k, start in enumerate(starts):
-            self.curve.append((t, start - t, start, float(res.price[k]), float(res.volume[k])))
+            # a window nobody traded is priced at the market makers' mid quote, if they quote
+            price = res.price[k] if np.isfinite(res.price[k]) else self._quoted_mid[k]
+            self.curve.append((t, start - t, start, float(price), float(res.volume[k])))
         if spec.settlement == "physical":
             self._deliver_blocks(t, starts, res.price, orders, res.buy_filled)
         else:
@@ -292,6 +295,8 @@ class ForwardMixin:
             q = market_maker_quotes(
                 self.mm_capital, inventory, fair, vol, tau, policy, self._fw_lot_hours
             )
+            if np.isfinite(q.bid).any():
+                self._quoted_mid[k] = float(np.nanmean((q.bid + q.ask) / 2))
             live = q.bid_size > 0
             buy["qty"].append(np.floor(q.bid_size[live]))
             buy["price"].append(q.bid[live])
