@@ -274,6 +274,26 @@ class ForwardMixin:
         self.mm_capital -= amount[n_b + n_p :]
         self.fw_flow -= amount
 
+    def _forward_sold_now(self, t: int) -> np.ndarray | None:
+        """GPUs each provider has sold forward (cash-settled, short) for the window holding
+        ``t``: a provider short forward gains less from a high spot price, so it withholds less
+        (the Allaz-Vila channel)."""
+        start = (t // self._fw_window) * self._fw_window
+        fb = self._fw_books.get(start)
+        if fb is None:
+            return None
+        first = len(self.buyers)
+        short = -fb.accounts.position[first : first + self.sites.list_price.size]
+        return np.maximum(short, 0.0) * self.sc.markets.forward.lot_gpus
+
+    def forward_price_signal(self) -> float:
+        """The latest price of the farthest window traded or quoted (NaN if none yet)."""
+        if not self.curve:
+            return float("nan")
+        session = self.curve[-1][0]
+        latest = [row for row in self.curve if row[0] == session and np.isfinite(row[3])]
+        return float(max(latest, key=lambda row: row[1])[3]) if latest else float("nan")
+
     # ---- market makers -------------------------------------------------------------------------
 
     def _maker_orders(self, t, starts, buy, sell_qty, sell_price, sell_prod, sell_who) -> None:

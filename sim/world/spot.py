@@ -84,7 +84,8 @@ class SpotMixin:
             return site_idle
         idle = np.bincount(s.site_provider, site_idle, s.list_price.size)
         a, slope = linear_inverse_demand(limit, qty)
-        offer = strategic_offers(idle, s.energy_cost, strategic, a, slope)
+        forward = self._forward_sold_now(t) if self.sc.markets.forward.enabled else None
+        offer = strategic_offers(idle, s.energy_cost, strategic, a, slope, forward)
         share = np.divide(offer, idle, out=np.zeros_like(idle), where=idle > 0)
         self.rec.withheld(t, length, float((idle - offer).sum()))
         return site_idle * share[s.site_provider]

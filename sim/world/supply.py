@@ -25,6 +25,12 @@ class SupplyMixin:
         share = np.maximum(committed, used) / np.maximum(cap_now, 1e-9)
         fixed, energy = s.fixed_cost[s.site_provider[sites]], s.energy_cost[s.site_provider[sites]]
         price_ratio = s.site_price[sites] / (fixed + energy)
+        if self.sc.markets.forward.enabled:
+            # with a forward market, the price a provider can lock in for future capacity
+            # (the far end of the forward curve) is the investment signal, not its list price
+            far = self.forward_price_signal()
+            if np.isfinite(far):
+                price_ratio = far / (fixed + energy)
         order = (share >= spec.build.trigger_utilization) | (
             (price_ratio >= spec.build.price_signal) & (share >= spec.target_utilization)
         )
