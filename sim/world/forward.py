@@ -80,9 +80,12 @@ class ForwardMixin:
             # a window nobody traded is priced at the market makers' mid quote, if they quote
             price = res.price[k] if np.isfinite(res.price[k]) else self._quoted_mid[k]
             self.curve.append((t, start - t, start, float(price), float(res.volume[k])))
-        if spec.settlement == "physical":
-            self._deliver_blocks(t, starts, res.price, orders, res.buy_filled)
-        else:
+        # filled run bids get their blocks kept for them in both modes; with cash settlement the
+        # run pays at delivery, at the spot price, and its position settles against the index
+        self._deliver_blocks(
+            t, starts, res.price, orders, res.buy_filled, prepaid=spec.settlement == "physical"
+        )
+        if spec.settlement == "cash":
             self._open_positions(starts, res, orders)
 
     def _products(self, t: int) -> list[int]:
@@ -150,16 +153,15 @@ class ForwardMixin:
         lots = np.ceil(r.gpus[rows] / spec.lot_gpus)
         hours = r.gpus[rows] * r.periods[rows] * self.h
         budget = self._run_budget(r.agent[rows])
-        if spec.settlement == "cash":  # a hedger must be able to post the margin
-            budget = budget / spec.initial_margin
         limit = np.minimum(r.value[rows], budget / np.maximum(hours, 1e-9))
         keep = limit > 0
         return rows[keep], product[keep], lots[keep], limit[keep]
 
     # ---- physical settlement -----------------------------------------------------------------
 
-    def _deliver_blocks(self, t, starts, price, orders, filled) -> None:
-        """Filled run bids become reservations of whole blocks at one site, prepaid."""
+    def _deliver_blocks(self, t, starts, price, orders, filled, prepaid: bool) -> None:
+        """Filled run bids get whole blocks kept for them at one site: prepaid at the forward
+        price (physical), or paid at delivery at the spot price (cash; see _start_reserved)."""
         r, s = self.runs, self.sites
         runs = orders["runs"]
         n_runs = runs.size
@@ -187,9 +189,10 @@ class ForwardMixin:
                 continue
             rows, sites = rows[got], alloc.site[got]
             self.ledger.reserve(sites, start, r.periods[rows], r.gpus[rows], contract=False)
-            cost = alloc.cost[got]
-            self.buyers.pay(r.agent[rows], cost)
-            np.add.at(s.revenue, s.site_provider[sites], cost)
+            if prepaid:
+                cost = alloc.cost[got]
+                self.buyers.pay(r.agent[rows], cost)
+                np.add.at(s.revenue, s.site_provider[sites], cost)
             r.status[rows] = RESERVED
             r.start[rows] = start
             r.site[rows] = sites
@@ -215,9 +218,31 @@ class ForwardMixin:
             )
             r.status[gone] = 4  # abandoned: the owner failed before its window
         go = due[alive]
+        if go.size and self.sc.markets.forward.settlement == "cash":
+            go = self._pay_at_delivery(t, go)
         if go.size:
             r.status[go] = PENDING  # _start moves them to running
             self._start(go, t, FORWARD, r.price[go], r.site[go])
+
+    def _pay_at_delivery(self, t: int, rows: np.ndarray) -> np.ndarray:
+        """Cash settlement: the kept block is bought at today's spot price (the position pays
+        the difference to the forward price at settlement). A run whose owner cannot pay gives
+        the block back."""
+        r, b, s = self.runs, self.buyers, self.sites
+        spot = self.rec.spot_price[t]
+        unit = np.full(rows.size, spot) if np.isfinite(spot) else r.price[rows].copy()
+        cost = r.gpus[rows] * r.periods[rows] * self.h * unit
+        owner = r.agent[rows]
+        ok = cost <= b.cash[owner] + 1e-9
+        short = rows[~ok]
+        if short.size:
+            self.ledger.release(r.site[short], t, r.periods[short], r.gpus[short], contract=False)
+            r.status[short] = 4  # abandoned: could not pay for its block
+        rows = rows[ok]
+        b.pay(r.agent[rows], cost[ok])
+        np.add.at(s.revenue, s.site_provider[r.site[rows]], cost[ok])
+        r.price[rows] = unit[ok]
+        return rows
 
     # ---- cash settlement -----------------------------------------------------------------------
 
