@@ -359,7 +359,20 @@ class Academics(Section):
     )
 
 
+class ChannelChoice(Section):
+    risk_aversion: float = param(
+        1.0,
+        "Weight of price risk in a buyer's choice of channel: a channel's score is its expected "
+        "price plus this many standard deviations of it (mean-variance in price units).",
+        "s.d.",
+        ge=0,
+    )
+
+
 class Buyers(Section):
+    choice: ChannelChoice = param(
+        ChannelChoice, "How a waiting run chooses between on-demand, spot and forward."
+    )
     frontier_labs: FrontierLabs = param(
         FrontierLabs, "Labs with very large steady demand on long contracts."
     )

@@ -84,3 +84,18 @@ def test_settlement_modes_give_the_same_access_without_defaults(tiny_path):
         for metric in ("served_share", "large_run_completion"):
             name = f"{metric}.{cls}"
             assert cash.summary[name] == pytest.approx(phys.summary[name], abs=0.02), name
+
+
+def test_channel_rule_waits_for_a_cheaper_spot_unless_risk_or_deadline_forbid(tiny_path):
+    sc = _tiny(tiny_path, markets__forward__enabled=False)
+    world = World(sc, replication_seed(sc.seed, 0))
+    t = 40
+    world.rec.spot_price[:t] = np.where(np.arange(t) % 2 == 0, 1.0, 3.0)  # mean 2, s.d. 1
+    world.sites.list_price[:] = 4.0
+    rows = np.arange(4)
+    world.runs.latest_start[rows] = [t + 10, t + 10, t, t + 10]
+    sc.buyers.choice.risk_aversion = 0.0  # spot scores 2 < 4: wait for it if there is time
+    takes = world._takes_on_demand(t, rows)
+    assert takes.tolist() == [False, False, True, False]  # only the run that cannot wait buys now
+    sc.buyers.choice.risk_aversion = 3.0  # 2 + 3 x 1 > 4: the risk is not worth it
+    assert world._takes_on_demand(t, rows).all()

@@ -253,6 +253,9 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         if self.pending.size == 0:
             return
         rows = self._first_per_owner(self.pending)
+        rows = rows[self._takes_on_demand(t, rows)]
+        if rows.size == 0:
+            return
         who = r.agent[rows]
         req = self._run_requests(rows)
         width = int(r.periods[rows].max())
@@ -263,6 +266,37 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         if not ok.any():
             return
         self._book_runs(t, rows, alloc, ON_DEMAND)
+
+    def _takes_on_demand(self, t: int, rows: np.ndarray) -> np.ndarray:
+        """The channel rule: a run buys on demand now unless a market it can still wait for
+        scores better. Scores are mean-variance in $/GPU-h: the cheapest list price (certain);
+        the recent spot price plus ``risk_aversion`` s.d. of it (next spot session); the price of
+        the next forward window (locked in, but only for runs that can wait for it)."""
+        r = self.runs
+        keep = np.ones(rows.size, dtype=bool)
+        list_price = float(self.sites.list_price.min())
+        lam = self.sc.buyers.choice.risk_aversion
+        if self.sc.markets.spot.enabled:
+            mean, sd = self._spot_outlook(t)
+            next_session = (t // self._spot_len + 1) * self._spot_len
+            can_wait = r.latest_start[rows] >= next_session
+            keep &= ~(can_wait & (mean + lam * sd < list_price))
+        if self.sc.markets.forward.enabled:
+            price = self.forward_price_signal(nearest=True)
+            w = self._fw_window
+            next_window = (t // w + 1) * w
+            can_wait = r.latest_start[rows] >= next_window
+            keep &= ~(can_wait & np.isfinite(price) & (price < list_price))
+        return keep
+
+    def _spot_outlook(self, t: int) -> tuple[float, float]:
+        """Mean and s.d. of the spot price over the last 30 days (inf before any session)."""
+        back = max(0, t - self.cal.periods(30))
+        recent = self.rec.spot_price[back:t]
+        recent = recent[np.isfinite(recent)]
+        if recent.size == 0:
+            return float("inf"), 0.0
+        return float(recent.mean()), float(recent.std())
 
     def _book_runs(self, t: int, rows: np.ndarray, alloc, channel: int) -> None:
         """Start the runs ``alloc`` placed: book the blocks, take the money, pay the provider."""

@@ -311,13 +311,16 @@ class ForwardMixin:
         short = -fb.accounts.position[first : first + self.sites.list_price.size]
         return np.maximum(short, 0.0) * self.sc.markets.forward.lot_gpus
 
-    def forward_price_signal(self) -> float:
-        """The latest price of the farthest window traded or quoted (NaN if none yet)."""
+    def forward_price_signal(self, nearest: bool = False) -> float:
+        """The latest price of the farthest (or nearest) window traded or quoted; NaN if none."""
         if not self.curve:
             return float("nan")
         session = self.curve[-1][0]
         latest = [row for row in self.curve if row[0] == session and np.isfinite(row[3])]
-        return float(max(latest, key=lambda row: row[1])[3]) if latest else float("nan")
+        if not latest:
+            return float("nan")
+        pick = min if nearest else max
+        return float(pick(latest, key=lambda row: row[1])[3])
 
     # ---- market makers -------------------------------------------------------------------------
 
