@@ -99,22 +99,3 @@ def test_channel_rule_waits_for_a_cheaper_spot_unless_risk_or_deadline_forbid(ti
     assert takes.tolist() == [False, False, True, False]  # only the run that cannot wait buys now
     sc.buyers.choice.risk_aversion = 3.0  # 2 + 3 x 1 > 4: the risk is not worth it
     assert world._takes_on_demand(t, rows).all()
-
-
-def test_forward_prices_converge_to_the_spot_index_as_delivery_nears():
-    """With daily forward sessions, the gap between a window's forward price and the spot index
-    it settles at shrinks as the tenor shrinks (1,000 agents, one year)."""
-    from pathlib import Path
-
-    from scipy.stats import spearmanr
-
-    from sim.loader import load_scenario
-
-    plan = Path(__file__).resolve().parent.parent / "scenarios" / "plan.yaml"
-    sc = load_scenario(plan, {"time.horizon_years": 1, "markets.forward.session_days": 1})
-    curves = run_replication(sc).tables["forward_curves"]
-    curves = curves[np.isfinite(curves.price) & np.isfinite(curves.settlement_index)]
-    level = curves.settlement_index.mean()
-    gap = (curves.price - curves.settlement_index).abs().groupby(curves.tenor_days).mean() / level
-    assert spearmanr(gap.index, gap.to_numpy())[0] > 0.5  # the gap grows with the tenor
-    assert gap.iloc[0] < 0.6 * gap.iloc[-1]

@@ -145,11 +145,9 @@ class ForwardMixin:
         if self.pending.size == 0:
             return empty, empty, np.zeros(0), np.zeros(0)
         rows = self._first_per_owner(self.pending)
-        first = np.asarray(starts)
-        product = np.searchsorted(first, r.latest_start[rows], side="right") - 1
-        ok = product == 0  # the first window is the one they can still make (or none)
-        ok &= first[0] <= r.latest_start[rows]
-        rows, product = rows[ok], product[ok]
+        # every run still willing to start when the first window opens bids in that window
+        rows = rows[r.latest_start[rows] >= starts[0]]
+        product = np.zeros(rows.size, dtype=np.int64)
         lots = np.ceil(r.gpus[rows] / spec.lot_gpus)
         hours = r.gpus[rows] * r.periods[rows] * self.h
         budget = self._run_budget(r.agent[rows])
