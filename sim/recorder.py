@@ -75,7 +75,7 @@ class Recorder:
     def tables(self, replication: int) -> dict[str, pd.DataFrame]:
         names = ["timeseries", "agents", "jobs", "providers", "contracts"]
         if self.w.sc.markets.forward.enabled:
-            names += ["forward_curves", "market_makers"]
+            names += ["forward_curves", "market_makers", "margin_defaults"]
         return {name: getattr(self, name)(replication) for name in names}
 
     def withheld(self, t: int, length: int, gpus: float) -> None:
@@ -305,6 +305,22 @@ class Recorder:
         if start + window > self.spot_price.size or not np.isfinite(prices).any():
             return float("nan")
         return float(np.nanmean(prices))
+
+    def margin_defaults(self, replication: int) -> pd.DataFrame:
+        """Forward-market holders that could not meet a margin call: who and the shortfall the
+        clearing house bore."""
+        w = self.w
+        n_b, n_p = len(w.buyers), w.sites.list_price.size
+        who = (
+            np.concatenate([d[0] for d in self.fw_defaults])
+            if self.fw_defaults
+            else np.zeros(0, int)
+        )
+        loss = np.concatenate([d[1] for d in self.fw_defaults]) if self.fw_defaults else np.zeros(0)
+        kind = np.where(who < n_b, "buyer", np.where(who < n_b + n_p, "provider", "market_maker"))
+        return pd.DataFrame(
+            {"replication": replication, "participant": who, "kind": kind, "shortfall": loss}
+        )
 
     def market_makers(self, replication: int) -> pd.DataFrame:
         w = self.w

@@ -78,6 +78,8 @@ def replication_summary(tables: dict[str, pd.DataFrame], large_run_gpus: int) ->
     out["capacity_growth"] = _div(prov["capacity_end"].sum(), prov["capacity_start"].sum())
     if "forward_curves" in tables:
         out.update(forward_summary(tables["forward_curves"], tables["market_makers"]))
+        out["margin_defaults.count"] = float(len(tables["margin_defaults"]))
+        out["margin_defaults.shortfall"] = float(tables["margin_defaults"]["shortfall"].sum())
     needs = agents[agents["agent_class"].isin(DEMAND_CLASSES)]
     out["gini_compute"] = gini(needs["served_gpu_hours"].to_numpy())
     prog = agents[agents["agent_class"] == "public_programme"]

@@ -61,6 +61,9 @@ def test_cash_forwards_with_market_makers_conserve_money(tiny_path):
     assert world.fw_flow.sum() + open_collateral == pytest.approx(house, abs=1e-3)
     makers = tables["market_makers"]
     assert len(makers) == 2
+    defaults = tables["margin_defaults"]
+    assert set(defaults.columns) >= {"participant", "kind", "shortfall"}
+    assert (defaults.shortfall >= 0).all()
     assert tables["forward_curves"]["volume_lots"].sum() > 0
     # positions are balanced in every open window (longs = shorts, clearing house included)
     for fb in world._fw_books.values():
