@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.agents import ACADEMIC, BUYER_CLASSES, LAB, STARTUP, Buyers
+from sim.agents import ACADEMIC, BUYER_CLASSES, STARTUP, Buyers
 from sim.calendar import DAYS_PER_MONTH, DAYS_PER_YEAR, Calendar
 from sim.schema import Scenario
 
@@ -134,6 +134,3 @@ def _class_runs(cal, buyers, kind, rate_per_year, spec, profile, rng) -> dict[st
         "value": spec.value_per_gpu_hour.sample(rng, n),
         "tiebreak": rng.random(n),
     }
-
-
-__all__ = ["LAB", "Runs", "generate_runs", "demand_profiles"]

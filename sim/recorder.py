@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     from sim.world import World
 
 NB = len(BUYER_CLASSES)
+TABLES = ("timeseries", "agents", "jobs", "providers", "contracts")  # written by every run
+FORWARD_TABLES = ("forward_curves", "market_makers", "margin_defaults")  # with a forward market
 
 
 class Recorder:
@@ -73,9 +75,9 @@ class Recorder:
         self.fw_defaults.append((who.copy(), shortfall.copy()))
 
     def tables(self, replication: int) -> dict[str, pd.DataFrame]:
-        names = ["timeseries", "agents", "jobs", "providers", "contracts"]
+        names = list(TABLES)
         if self.w.sc.markets.forward.enabled:
-            names += ["forward_curves", "market_makers", "margin_defaults"]
+            names += list(FORWARD_TABLES)
         return {name: getattr(self, name)(replication) for name in names}
 
     def withheld(self, t: int, length: int, gpus: float) -> None:
@@ -159,12 +161,13 @@ class Recorder:
                 if weight.sum() > 0
                 else np.full(T, np.nan)
             )
-        cols[("volume", "on_demand")] = led.in_use.sum(0) * w.h
+        in_use = led.in_use.sum(0) * w.h
+        cols[("volume", "on_demand")] = in_use
         cols[("volume", "contract")] = self.pool_used * w.h
         if w.sc.markets.spot.enabled:
             cols[("spot_price", "all")] = self.spot_price
             cols[("volume", "spot")] = self.spot_volume
-            cols[("volume", "on_demand")] = led.in_use.sum(0) * w.h - self.spot_from_providers
+            cols[("volume", "on_demand")] = in_use - self.spot_from_providers
             cols[("volume", "resale")] = self.spot_volume - self.spot_from_providers
             cols[("withheld_gpus", "all")] = self.withheld_gpus
         frames = [

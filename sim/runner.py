@@ -15,8 +15,6 @@ from sim.stylized import run_stylized
 from sim.summary import replication_summary
 from sim.world import World
 
-TABLES = ("timeseries", "agents", "jobs", "providers", "contracts")
-
 
 @dataclass
 class ReplicationResult:

@@ -12,7 +12,8 @@ import pytest
 
 from sim.agents import STARTUP
 from sim.loader import apply_overrides, load_raw, validate
-from sim.runner import TABLES, run_replication, run_replications
+from sim.recorder import TABLES
+from sim.runner import run_replication, run_replications
 from sim.seeding import replication_seed
 from sim.world import World
 
@@ -139,7 +140,7 @@ def test_spot_market_with_resale_conserves_and_is_individually_rational(tiny_pat
     world = World(sc, replication_seed(sc.seed, 0))
     world.run()
     world.ledger.check()
-    tables = {name: getattr(world.rec, name)(0) for name in TABLES}
+    tables = world.rec.tables(0)
     _money_balances(tables["agents"], tables["providers"])
     ts = tables["timeseries"]
     spot = ts[ts.metric == "spot_price"]["value"]
@@ -174,7 +175,7 @@ def test_public_programme_spread_and_concentrated(tiny_path):
     )
     spread_world.run()
     spread_world.ledger.check()
-    tables = {name: getattr(spread_world.rec, name)(0) for name in TABLES}
+    tables = spread_world.rec.tables(0)
     _money_balances(tables["agents"], tables["providers"])
     spread = run_replication(
         _tiny_with(tiny_path, public_programme__allocation="spread", **common)

@@ -40,32 +40,28 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 
-def resolve_kinds(kinds: Iterable[str]) -> list[str]:
-    """Expand ``all`` and check names; the order is always that of ``KINDS``."""
+def _resolve(values: Iterable[str], known: tuple[str, ...], alias: str, what: str) -> list[str]:
+    """Expand ``alias`` (all of ``known``) and check names; the order is always ``known``'s."""
     wanted = set()
-    for kind in kinds:
-        if kind == "all":
-            wanted.update(KINDS)
-        elif kind in KINDS:
-            wanted.add(kind)
+    for value in values:
+        if value == alias:
+            wanted.update(known)
+        elif value in known:
+            wanted.add(value)
         else:
-            allowed = ", ".join([*KINDS, "all"])
-            raise ValueError(f"unknown plot kind {kind!r}; allowed: {allowed}")
-    return [k for k in KINDS if k in wanted]
+            allowed = ", ".join([*known, alias])
+            raise ValueError(f"unknown {what} {value!r}; allowed: {allowed}")
+    return [k for k in known if k in wanted]
+
+
+def resolve_kinds(kinds: Iterable[str]) -> list[str]:
+    return _resolve(kinds, tuple(KINDS), "all", "plot kind")
 
 
 def resolve_formats(formats: Iterable[str] | str) -> list[str]:
-    if isinstance(formats, str):
-        formats = [formats]
-    wanted = set()
-    for fmt in formats:
-        if fmt == "both":
-            wanted.update(FORMATS)
-        elif fmt in FORMATS:
-            wanted.add(fmt)
-        else:
-            raise ValueError(f"unknown figure format {fmt!r}; allowed: png, svg, both")
-    return [f for f in FORMATS if f in wanted]
+    return _resolve(
+        [formats] if isinstance(formats, str) else formats, tuple(FORMATS), "both", "figure format"
+    )
 
 
 def build_figures(runs: Sequence[Run], kinds: Iterable[str] = ("all",)) -> list[Built]:
