@@ -102,3 +102,47 @@ def test_channel_rule_waits_for_a_cheaper_spot_unless_risk_or_deadline_forbid(ti
     assert takes.tolist() == [False, False, True, False]  # only the run that cannot wait buys now
     sc.buyers.choice.risk_aversion = 3.0  # 2 + 3 x 1 > 4: the risk is not worth it
     assert world._takes_on_demand(t, rows).all()
+
+
+def test_forward_prices_converge_to_the_spot_index_as_delivery_nears(tiny_path):
+    """The basis |forward price - settlement index| shrinks as the tenor shrinks: buyers pay
+    forward at most their score for waiting for the spot market (recent spot plus risk times
+    the s.d. of the spot over the time left), providers sell no lower than the recent spot."""
+    sc = _tiny(
+        tiny_path,
+        markets__forward__settlement="cash",
+        markets__forward__session_days=1,
+        market_makers__count=2,
+    )
+    _, tables = _run(sc)
+    c = tables["forward_curves"]
+    c = c[np.isfinite(c.price) & np.isfinite(c.settlement_index)]
+    level = c.settlement_index.mean()
+    basis = (c.price - c.settlement_index).abs() / level
+    buckets = [(0, 1.5), (1.5, 7.5), (7.5, 28.5), (28.5, 60)]
+    by_tenor = [basis[(c.tenor_days > lo) & (c.tenor_days <= hi)].mean() for lo, hi in buckets]
+    assert all(np.isfinite(by_tenor))
+    assert np.all(np.diff(by_tenor) < 0), by_tenor
+    assert by_tenor[0] < 0.6 * by_tenor[-1], by_tenor
+    # no systematic premium at the front: the signed basis averages out
+    front = c[c.tenor_days <= 1.5]
+    assert abs((front.price - front.settlement_index).mean()) / level < 0.05
+
+
+def test_runs_never_bid_forward_above_their_spot_alternative(tiny_path, monkeypatch):
+    sc = _tiny(tiny_path, markets__forward__settlement="cash", market_makers__count=1)
+    world = World(sc, replication_seed(sc.seed, 0))
+    seen = []
+    bids = world._run_bids
+
+    def spy(t, starts):
+        rows, product, lots, limit = bids(t, starts)
+        cap = world._spot_alternative(t, starts[0])
+        seen.append((limit.size, bool((limit <= cap + 1e-12).all()), cap))
+        return rows, product, lots, limit
+
+    monkeypatch.setattr(world, "_run_bids", spy)
+    world.run()
+    assert sum(n for n, _, _ in seen) > 0
+    assert all(ok for _, ok, _ in seen)
+    assert any(np.isfinite(cap) for _, _, cap in seen)

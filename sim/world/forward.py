@@ -152,8 +152,20 @@ class ForwardMixin:
         hours = r.gpus[rows] * r.periods[rows] * self.h
         budget = self._run_budget(r.agent[rows])
         limit = np.minimum(r.value[rows], budget / np.maximum(hours, 1e-9))
+        limit = np.minimum(limit, self._spot_alternative(t, starts[0]))
         keep = limit > 0
         return rows[keep], product[keep], lots[keep], limit[keep]
+
+    def _spot_alternative(self, t: int, start: int) -> float:
+        """The most a buyer pays forward for delivery at ``start``: its mean-variance score for
+        waiting to buy at the spot market instead (the recent spot price plus ``risk_aversion``
+        s.d. of the spot price over the time until delivery). Without a spot market there is
+        no alternative and the cap is infinite."""
+        if not self.sc.markets.spot.enabled:
+            return float("inf")
+        fair, vol = self._fair_value(t)
+        tau = max(start - t, 0) / self.cal.periods_per_day
+        return fair + self.sc.buyers.choice.risk_aversion * vol * np.sqrt(tau)
 
     # ---- physical settlement -----------------------------------------------------------------
 
