@@ -26,6 +26,14 @@ if TYPE_CHECKING:
 
 NB = len(BUYER_CLASSES)
 TABLES = ("timeseries", "agents", "jobs", "providers", "contracts")  # written by every run
+# lots traded per forward window and session, by side (the order of ForwardMixin._volume_by_side)
+CURVE_SIDES = (
+    "bought_by_runs",
+    "bought_by_makers",
+    "sold_by_providers",
+    "sold_by_buyers",
+    "sold_by_makers",
+)
 FORWARD_TABLES = ("forward_curves", "market_makers", "margin_defaults")  # with a forward market
 
 
@@ -287,7 +295,7 @@ class Recorder:
 
     def forward_curves(self, replication: int) -> pd.DataFrame:
         ppd = self.w.cal.periods_per_day
-        rows = np.asarray(self.w.curve, dtype=float).reshape(-1, 5)
+        rows = np.asarray(self.w.curve, dtype=float).reshape(-1, 5 + len(CURVE_SIDES))
         window = self.w._fw_window
         index = np.asarray([self._spot_index(int(s), window) for s in rows[:, 2]])
         return pd.DataFrame(
@@ -298,6 +306,7 @@ class Recorder:
                 "delivery_day": rows[:, 2] / ppd,
                 "price": rows[:, 3],
                 "volume_lots": rows[:, 4],
+                **{name: rows[:, 5 + k] for k, name in enumerate(CURVE_SIDES)},
                 "settlement_index": index,
             }
         )

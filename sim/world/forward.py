@@ -58,7 +58,7 @@ class ForwardMixin:
         self.fw_flow = np.zeros(self._participants)  # money the forward market paid each one
         self.house_loss = 0.0
         self._contract = ForwardContract("H100", "all", 0, self._fw_window, spec.lot_gpus, self.h)
-        self.curve: list[tuple[int, int, int, float, float]] = []
+        self.curve: list[tuple] = []  # session, tenor, start, price, volume, volume by side
 
     @property
     def _participants(self) -> int:
@@ -69,6 +69,7 @@ class ForwardMixin:
     def forward_session(self, t: int) -> None:
         spec = self.sc.markets.forward
         self._settle_deliveries(t)
+        self._release_failed_reservations(t)
         starts = self._products(t)
         if not starts:
             return
@@ -76,10 +77,12 @@ class ForwardMixin:
         orders = self._forward_orders(t, starts)
         book = OrderBook(**orders["book"], n_products=len(starts))
         res = MECHANISMS[spec.mechanism](book)
+        sides = self._volume_by_side(orders, res, len(starts))
         for k, start in enumerate(starts):
             # a window nobody traded is priced at the market makers' mid quote, if they quote
             price = res.price[k] if np.isfinite(res.price[k]) else self._quoted_mid[k]
-            self.curve.append((t, start - t, start, float(price), float(res.volume[k])))
+            row = (t, start - t, start, float(price), float(res.volume[k]), *sides[:, k])
+            self.curve.append(row)
         # filled run bids get their blocks kept for them in both modes; with cash settlement the
         # run pays at delivery, at the spot price, and its position settles against the index
         self._deliver_blocks(
@@ -87,6 +90,27 @@ class ForwardMixin:
         )
         if spec.settlement == "cash":
             self._open_positions(starts, res, orders)
+
+    def _volume_by_side(self, orders, res, n_products: int) -> np.ndarray:
+        """Lots traded per window: bought by runs and by market makers, sold by providers, by
+        buyers (resale and the secondary market) and by market makers."""
+        n_b, n_p = len(self.buyers), self.sites.list_price.size
+        book = orders["book"]
+
+        def by(product, filled, keep):
+            return np.bincount(product[keep], filled[keep], n_products)
+
+        bw, sw = orders["buy_who"], orders["sell_who"]
+        bp, sp = book["buy_product"], book["sell_product"]
+        return np.vstack(
+            [
+                by(bp, res.buy_filled, bw < n_b),
+                by(bp, res.buy_filled, bw >= n_b + n_p),
+                by(sp, res.sell_filled, (sw >= n_b) & (sw < n_b + n_p)),
+                by(sp, res.sell_filled, sw < n_b),
+                by(sp, res.sell_filled, sw >= n_b + n_p),
+            ]
+        )
 
     def _products(self, t: int) -> list[int]:
         w = self._fw_window
@@ -111,6 +135,13 @@ class ForwardMixin:
             sell_who.append(len(self.buyers) + s.site_provider)
         runs, product, lots, limit = self._run_bids(t, starts)
         buy = {"qty": [lots], "price": [limit], "prod": [product], "who": [self.runs.agent[runs]]}
+        if spec.settlement == "cash":
+            for k, start in enumerate(starts):
+                qty, who = self._holder_offers(t, start)
+                sell_qty.append(qty)
+                sell_price.append(np.full(qty.size, self._seller_alternative(t, start)))
+                sell_prod.append(np.full(qty.size, k))
+                sell_who.append(who)
         if self.sc.market_makers.count and spec.settlement == "cash":
             self._maker_orders(t, starts, buy, sell_qty, sell_price, sell_prod, sell_who)
         cat = np.concatenate
@@ -166,6 +197,68 @@ class ForwardMixin:
         fair, vol = self._fair_value(t)
         tau = max(start - t, 0) / self.cal.periods_per_day
         return fair + self.sc.buyers.choice.risk_aversion * vol * np.sqrt(tau)
+
+    def _seller_alternative(self, t: int, start: int) -> float:
+        """The least a buyer sells forward for: the mirror of ``_spot_alternative``, its score
+        for waiting to sell at the spot market at delivery (recent spot price less
+        ``risk_aversion`` s.d. over the time left), never below zero."""
+        fair, vol = self._fair_value(t)
+        tau = max(start - t, 0) / self.cal.periods_per_day
+        return max(fair - self.sc.buyers.choice.risk_aversion * vol * np.sqrt(tau), 0.0)
+
+    def _holder_offers(self, t: int, start: int) -> tuple[np.ndarray, np.ndarray]:
+        """Whole lots buyers offer in the window starting at ``start`` (cash settlement).
+
+        - Secondary market: a long position that no kept block stands behind any more (the run
+          was not placed, its owner failed, or only part of its bid was filled) is sold back.
+        - Resale into forwards (``markets.contracts.resale``): a contract holder sells forward
+          the pool GPUs it does not use now (neither by runs nor by steady load), if its
+          contracts cover the whole window, less what it has already sold for that window; at
+          delivery it resells them on the spot market, so the short position locks in the
+          forward price.
+        """
+        b, lot = self.buyers, self.sc.markets.forward.lot_gpus
+        n_b = len(b)
+        offer = np.zeros(n_b)
+        fb = self._fw_books.get(start)
+        held = fb.accounts.position[:n_b] if fb is not None else np.zeros(n_b)
+        long = np.maximum(held, 0.0)
+        if long.any():
+            r = self.runs
+            kept = self._reserved[r.start[self._reserved] == start]
+            kept = kept[b.alive[r.agent[kept]]]
+            backed = np.bincount(r.agent[kept], np.ceil(r.gpus[kept] / lot), n_b)
+            offer += np.maximum(long - backed, 0.0)
+        if self.sc.markets.contracts.resale and self.holders.size:
+            end = start + self._fw_window
+            bk = self.book
+            live = bk.live()
+            live = live[(bk.start[live] <= start) & (bk.end[live] >= end)]
+            covered = np.bincount(bk.holder[live], bk.gpus[live], n_b)
+            prof = self.profiles[:, min(t, self.cal.horizon - 1)]
+            want = np.where(b.alive, b.base_load * prof[b.kind], 0.0)
+            spare = np.maximum(np.minimum(covered, b.pool_gpus) - b.pool_busy - want, 0.0)
+            short = np.maximum(-held, 0.0)
+            offer += np.where(b.alive, np.maximum(np.floor(spare / lot) - short, 0.0), 0.0)
+        offer = np.floor(offer + 1e-9)
+        who = np.flatnonzero(offer > 0)  # a failed buyer's long is sold off too
+        return offer[who], who
+
+    def _release_failed_reservations(self, t: int) -> None:
+        """Blocks kept for runs whose owner has failed go back to the market at once, not at
+        their window's start (the owner's position, if any, is sold back by the secondary
+        market)."""
+        r, b = self.runs, self.buyers
+        if self._reserved.size == 0:
+            return
+        gone = self._reserved[~b.alive[r.agent[self._reserved]]]
+        if gone.size == 0:
+            return
+        self._reserved = self._reserved[b.alive[r.agent[self._reserved]]]
+        start = np.maximum(r.start[gone], t)
+        left = r.periods[gone] - (start - r.start[gone])
+        self.ledger.release(r.site[gone], start, np.maximum(left, 0), r.gpus[gone], contract=False)
+        r.status[gone] = 4  # abandoned: the owner failed before its window
 
     # ---- physical settlement -----------------------------------------------------------------
 
@@ -271,11 +364,19 @@ class ForwardMixin:
             delta = np.zeros(self._participants)
             np.add.at(delta, orders["buy_who"][buy], res.buy_filled[buy])
             np.subtract.at(delta, orders["sell_who"][sell], res.sell_filled[sell])
-            margin = spec.initial_margin * np.abs(delta) * price * self._fw_lot_hours
-            self._post(margin)
-            fb.accounts = MarginAccounts(
-                fb.accounts.position + delta, fb.accounts.collateral + margin, fb.accounts.mark
+            # opening a position posts initial margin on what it adds; closing one (the
+            # secondary market) returns the closed share of the collateral
+            held = fb.accounts.position
+            after = held + delta
+            flip = held * after < 0
+            opened = np.where(flip, np.abs(after), np.maximum(np.abs(after) - np.abs(held), 0.0))
+            closed = np.where(flip, np.abs(held), np.maximum(np.abs(held) - np.abs(after), 0.0))
+            back = fb.accounts.collateral * np.divide(
+                closed, np.abs(held), out=np.zeros_like(closed), where=np.abs(held) > 0
             )
+            margin = spec.initial_margin * opened * price * self._fw_lot_hours - back
+            self._post(margin)
+            fb.accounts = MarginAccounts(after, fb.accounts.collateral + margin, fb.accounts.mark)
 
     def _mark(self, fb: ForwardBook, price: float) -> None:
         """Variation margin to ``price``; defaulters' positions pass to the clearing house,
