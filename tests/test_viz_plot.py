@@ -154,3 +154,20 @@ def test_tiny_scenario(tmp_path):
     names = {p.name for p in paths}
     assert {"price.png", "access.png", "lorenz.png", "wait.png", "blocks.png"} <= names
     assert all(p.stat().st_size > 5000 for p in paths)
+
+
+def test_basis_by_tenor_is_the_mean_absolute_gap_over_the_index_level():
+    import pandas as pd
+
+    from sim.viz.price import basis_by_tenor
+
+    fc = pd.DataFrame(
+        {
+            "replication": [0, 0, 0, 0],
+            "tenor_days": [1.0, 1.0, 7.0, 7.0],
+            "price": [2.1, 1.9, 3.0, float("nan")],
+            "settlement_index": [2.0, 2.0, 2.0, 2.0],
+        }
+    )
+    out = basis_by_tenor(fc)
+    assert out["basis"].tolist() == pytest.approx([0.05, 0.5])

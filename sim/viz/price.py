@@ -264,15 +264,45 @@ def forward_figure(runs: Sequence[Run]) -> Built:
     ]
     if not with_curves:
         return Built("forward", None, notes)
-    fig = new_figure(12.0, 3.9 * len(with_curves) + 0.9)
-    axes = fig.subplots(len(with_curves), 2, squeeze=False)
-    for (ax_fan, ax_surface), run in zip(axes, with_curves, strict=True):
+    fig = new_figure(17.0, 3.9 * len(with_curves) + 0.9)
+    axes = fig.subplots(len(with_curves), 3, squeeze=False)
+    for (ax_fan, ax_surface, ax_basis), run in zip(axes, with_curves, strict=True):
         curves = _mean_curves(run.forward_curves)
         _fan(fig, ax_fan, curves, run)
         _surface(fig, ax_surface, curves, run)
-    extra = "Curves are means over replications."
+        if not _basis(ax_basis, run.forward_curves, run):
+            ax_basis.set_axis_off()
+            notes.append(f"basis by tenor for {run.label} (no settled windows)")
+    extra = "Curves are means over replications; the basis band spans replications."
     finish(fig, "Forward curves: price by delivery date", with_curves, notes, False, extra)
     return Built("forward", fig, notes)
+
+
+def basis_by_tenor(fc: pd.DataFrame) -> pd.DataFrame:
+    """Mean |forward price - settlement index| by tenor, as a share of the index's mean level,
+    per replication (traded or quoted windows that have settled)."""
+    if "settlement_index" not in fc:
+        return pd.DataFrame(columns=["replication", "tenor_days", "basis"])
+    ok = fc[np.isfinite(fc["price"]) & np.isfinite(fc["settlement_index"])]
+    level = ok.groupby("replication")["settlement_index"].transform("mean")
+    ok = ok.assign(basis=(ok["price"] - ok["settlement_index"]).abs() / level)
+    ok = ok[np.isfinite(ok["basis"])]
+    return ok.groupby(["replication", "tenor_days"], as_index=False)["basis"].mean()
+
+
+def _basis(ax: Axes, fc: pd.DataFrame, run: Run) -> bool:
+    per_rep = basis_by_tenor(fc)
+    if per_rep.empty:
+        return False
+    stats = per_rep.groupby("tenor_days")["basis"].agg(["mean", "min", "max"]).reset_index()
+    x = stats["tenor_days"].to_numpy(dtype=float)
+    ax.fill_between(x, stats["min"], stats["max"], color="0.8", linewidth=0)
+    ax.plot(x, stats["mean"], color="0.15", linewidth=1.6, marker=".")
+    ax.set_ylim(bottom=0)
+    ax.set_title(f"Convergence: basis by tenor: {run.label}")
+    ax.set_xlabel("Tenor (days from session to delivery)")
+    ax.set_ylabel("|forward - index| / index level")
+    return True
 
 
 def _fan(fig, ax: Axes, curves: pd.DataFrame, run: Run) -> None:
@@ -293,6 +323,13 @@ def _fan(fig, ax: Axes, curves: pd.DataFrame, run: Run) -> None:
 
 
 def _surface(fig, ax: Axes, curves: pd.DataFrame, run: Run) -> None:
+    # sessions more frequent than delivery windows give every session its own tenors; bin
+    # tenors by the spacing of delivery dates so that the surface has no holes
+    delivery = np.unique(curves["delivery_day"].to_numpy(dtype=float))
+    spacing = float(np.diff(delivery).min()) if delivery.size > 1 else 0.0
+    tenor = curves["tenor_days"].to_numpy(dtype=float)
+    if spacing > 0 and np.unique(tenor).size > 2 * np.unique(np.ceil(tenor / spacing)).size:
+        curves = curves.assign(tenor_days=np.ceil(tenor / spacing) * spacing)
     table = curves.pivot_table(index="session_day", columns="tenor_days", values="price")
     tenors = table.columns.to_numpy(dtype=float)
     mesh = ax.pcolormesh(

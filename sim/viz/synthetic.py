@@ -239,6 +239,7 @@ def _forward_curves(rng: np.random.Generator, r: int, periods: int) -> pd.DataFr
                     "tenor_days": tenor,
                     "delivery_day": session_day + tenor,
                     "price": level + slope * np.log1p(tenor / 30),
+                    "settlement_index": level + rng.normal(0, 0.02 * np.sqrt(tenor)),
                 }
             )
     return pd.DataFrame(rows)
