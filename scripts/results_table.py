@@ -18,6 +18,8 @@ RUNS = [
     "plan",
     "public-spread",
     "public-concentrated",
+    "public-plan-contracts",
+    "public-forwards",
 ]
 ROWS = [
     ("served_share.startups", "startups: share of needed GPU-hours served", "{:.2f}"),
@@ -28,6 +30,8 @@ ROWS = [
     ("price_paid.academics", "academics: average price paid, $/GPU-h", "{:.2f}"),
     ("spot_price.mean", "spot price, $/GPU-h", "{:.2f}"),
     ("forward_price.mean", "forward price, $/GPU-h", "{:.2f}"),
+    ("forward_spot_gap", "forward basis at the last session, share of the index", "{:.2f}"),
+    ("market_makers.pnl", "market makers' P&L, $M over 3 years", "{:.0f}"),
     ("utilization.mean", "utilization", "{:.2f}"),
     ("provider_profit.total", "provider profit, $bn over 3 years", "{:.2f}"),
     ("startup_failure_share", "startups failed", "{:.2f}"),
@@ -46,7 +50,7 @@ def main() -> None:
     print("| metric | " + " | ".join(RUNS) + " |")
     print("|---" * (len(RUNS) + 1) + "|")
     for key, label, fmt in ROWS:
-        scale = 1e9 if key.startswith("provider_profit") else 1.0
+        scale = {"provider_profit.total": 1e9, "market_makers.pnl": 1e6}.get(key, 1.0)
         cells = [cell(summaries[r].get(key), fmt, scale) for r in RUNS]
         print(f"| {label} | " + " | ".join(cells) + " |")
 

@@ -512,6 +512,11 @@ class PublicProgramme(Section):
         "spread: many small standing grants for academics' everyday jobs; concentrated: the "
         "capacity is kept whole for academics' large runs.",
     )
+    procurement: Literal["contracts", "forwards"] = param(
+        "contracts",
+        "contracts: one-year contracts bought once a year; forwards: a strip of forward lots "
+        "bought at every forward session for every window traded (needs markets.forward).",
+    )
     grant_gpus: float = param(
         8,
         "spread: GPUs in one standing grant to an academic group.",
@@ -600,6 +605,11 @@ class Scenario(Section):
             raise ValueError(
                 "market_makers.count > 0 needs markets.forward.enabled: true with settlement: cash "
                 "(market makers hold cash-settled positions)"
+            )
+        pp = self.public_programme
+        if pp.enabled and pp.procurement == "forwards" and not fw.enabled:
+            raise ValueError(
+                "public_programme.procurement: forwards needs markets.forward.enabled: true"
             )
         return self
 

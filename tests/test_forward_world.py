@@ -188,3 +188,50 @@ def test_contract_holders_resell_spare_capacity_forward(tiny_path):
     assert np.allclose(curves[sides].sum(axis=1), curves.volume_lots)
     bought = curves[["bought_by_runs", "bought_by_makers"]].sum(axis=1)
     assert np.allclose(bought, curves.volume_lots)
+
+
+@pytest.mark.parametrize("settlement", ["physical", "cash"])
+def test_public_programme_buys_forward_strips_and_conserves_money(tiny_path, settlement):
+    sc = _tiny(
+        tiny_path,
+        markets__forward__settlement=settlement,
+        public_programme__enabled=True,
+        public_programme__budget_per_year=2.0e6,
+        public_programme__procurement="forwards",
+    )
+    world = World(sc, replication_seed(sc.seed, 0))
+    granted = []
+    allocate = world._allocate_public
+
+    def spy():
+        allocate()
+        granted.append(world.buyers.public_gpus.sum())
+
+    world._allocate_public = spy
+    world.run()
+    world.ledger.check()
+    tables = world.rec.tables(0)
+    assert np.allclose(_buyers_balance(tables["agents"]), 0.0, atol=1e-3)
+    c = tables["contracts"]
+    mine = c[c.holder_class == "public_programme"]
+    assert len(mine) > 0, "the programme kept capacity bought forward"
+    w = world._fw_window / world.cal.periods_per_day
+    assert np.allclose(np.mod(mine.start_day, w), 0.0)
+    assert np.allclose(mine.end_day - mine.start_day, w)
+    # its capacity is handed out: academics hold standing grants from it
+    assert max(granted) > 0
+    agents = tables["agents"]
+    prog = agents[agents.agent_class == "public_programme"].iloc[0]
+    assert prog.defaulted_amount == 0
+    assert prog.spend + (-prog.forward_flow if settlement == "cash" else 0) > 0
+
+
+def test_programme_forward_procurement_needs_a_forward_market(tiny_path):
+    from sim.loader import ScenarioError
+
+    raw = apply_overrides(
+        load_raw(tiny_path),
+        {"public_programme.enabled": True, "public_programme.procurement": "forwards"},
+    )
+    with pytest.raises(ScenarioError, match="procurement"):
+        validate(raw, "x")

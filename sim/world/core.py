@@ -78,6 +78,7 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         self._spot_len = self.cal.periods(scenario.markets.spot.session_days)
         prog = np.flatnonzero(self.buyers.kind == PUBLIC)
         self._programme = int(prog[0]) if prog.size else None
+        self._programme_setup()
         self._forward_setup(seed)
         self.rec = Recorder(self)
         self._day = max(1, round(self.cal.periods_per_day))
@@ -138,6 +139,8 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         self._arrivals(t)
         self._completions(t)
         self._start_reserved(t)
+        if self._prog_deliveries or self._prog_rows.size:
+            self.programme_deliveries(t)
         self._drop_lapsed(t)
         self._start_in_pools(t)
         if self._programme is not None and self.sc.public_programme.allocation == "concentrated":

@@ -88,6 +88,9 @@ class ForwardMixin:
         self._deliver_blocks(
             t, starts, res.price, orders, res.buy_filled, prepaid=spec.settlement == "physical"
         )
+        first, products = orders["programme"]
+        for j, k in enumerate(products):
+            self.programme_filled(t, starts[k], float(res.buy_filled[first + j]), res.price[k])
         if spec.settlement == "cash":
             self._open_positions(starts, res, orders)
 
@@ -135,6 +138,12 @@ class ForwardMixin:
             sell_who.append(len(self.buyers) + s.site_provider)
         runs, product, lots, limit = self._run_bids(t, starts)
         buy = {"qty": [lots], "price": [limit], "prod": [product], "who": [self.runs.agent[runs]]}
+        prog_lots, prog_limit = self.programme_forward_bids(t, starts)
+        prog = np.flatnonzero(prog_lots > 0)
+        buy["qty"].append(prog_lots[prog])
+        buy["price"].append(prog_limit[prog])
+        buy["prod"].append(prog)
+        buy["who"].append(np.full(prog.size, self._programme if prog.size else 0))
         if spec.settlement == "cash":
             for k, start in enumerate(starts):
                 qty, who = self._holder_offers(t, start)
@@ -157,6 +166,7 @@ class ForwardMixin:
             "buy_who": cat(buy["who"]).astype(np.int64),
             "sell_who": cat(sell_who).astype(np.int64),
             "runs": runs,
+            "programme": (runs.size, prog),  # offset of its orders, and their products
         }
 
     def _forward_reserve(self, t: int) -> np.ndarray:
@@ -228,6 +238,8 @@ class ForwardMixin:
             kept = self._reserved[r.start[self._reserved] == start]
             kept = kept[b.alive[r.agent[kept]]]
             backed = np.bincount(r.agent[kept], np.ceil(r.gpus[kept] / lot), n_b)
+            if self._programme is not None:
+                backed[self._programme] += self._prog_lots.get(start, 0.0)
             offer += np.maximum(long - backed, 0.0)
         if self.sc.markets.contracts.resale and self.holders.size:
             end = start + self._fw_window

@@ -1,4 +1,4 @@
-"""The public programme: buying capacity yearly and allocating it to academics."""
+"""The public programme: buying capacity (contracts or forwards) and allocating it to academics."""
 
 from __future__ import annotations
 
@@ -15,20 +15,28 @@ class ProgrammeMixin:
     """Methods of :class:`sim.world.World` (programme); they use the world's state."""
 
     def programme_cycle(self, t: int) -> None:
-        """Yearly: the budget arrives (unspent money lapses), one-year contracts are bought
-        with it, site by site, and the capacity is allocated to academics."""
+        """Yearly: the budget arrives and the academics who get grants are drawn.
+
+        ``contracts``: unspent money lapses and one-year contracts are bought with the budget,
+        site by site. ``forwards``: capacity is bought at every forward session instead
+        (``programme_forward_bids``), so money committed to open windows carries over.
+        """
         spec, b, i = self.sc.public_programme, self.buyers, self._programme
+        if spec.allocation == "spread":
+            academics = np.flatnonzero((b.kind == ACADEMIC) & b.alive)
+            self._grant_order = self.rng_contracts.permutation(academics)
+        if spec.procurement == "forwards":
+            b.cash[i] += spec.budget_per_year
+            b.inflow[i] += spec.budget_per_year
+            self._allocate_public()
+            return
         live = self.book.live()
         mine = live[(self.book.holder[live] == i) & (self.book.end[live] <= t)]
         self._end_contracts(mine, t)  # last year's contracts end as the new ones are bought
         b.outflow[i] += b.cash[i]
         b.cash[i] = spec.budget_per_year
         b.inflow[i] += spec.budget_per_year
-        year_hours = DAYS_PER_YEAR * 24
-        dearest = float(self.sites.site_price.max()) * (
-            1 - min(p.discount_1y for p in self.provider_specs)
-        )
-        target = spec.budget_per_year / (dearest * year_hours)  # GPUs the budget surely pays for
+        target = spec.budget_per_year / (self._programme_price() * DAYS_PER_YEAR * 24)
         who = np.array([i])
         for _ in range(8):
             gap = target - b.pool_gpus[i]
@@ -38,16 +46,29 @@ class ProgrammeMixin:
                 t, 1, who, np.array([np.floor(gap)]), np.array([1e9]), np.array([True]), fresh=True
             ):
                 break
-        b.pool_busy[i] = 0.0
+        self._allocate_public()
+
+    def _programme_price(self) -> float:
+        """The dearest one-year contract price ($/GPU-h): what the budget surely pays for."""
+        discount = min(p.discount_1y for p in self.provider_specs)
+        return float(self.sites.site_price.max()) * (1 - discount)
+
+    def _allocate_public(self) -> None:
+        """Hand the programme's capacity out. ``spread``: standing grants of ``grant_gpus`` to
+        academics in this year's drawn order (so grants persist while the capacity does);
+        ``concentrated``: the capacity stays with the programme for large runs."""
+        spec, b, i = self.sc.public_programme, self.buyers, self._programme
+        r = self.runs
         b.public_gpus[:] = 0.0
+        hosted = self.running[r.host[self.running] == i]
+        b.pool_busy[i] = float(r.gpus[hosted].sum())  # runs in progress keep their GPUs
         if spec.allocation == "spread":
-            academics = np.flatnonzero((b.kind == ACADEMIC) & b.alive)
-            grants = min(academics.size, int(b.pool_gpus[i] // spec.grant_gpus))
-            chosen = self.rng_contracts.permutation(academics)[:grants]
-            b.public_gpus[chosen] = spec.grant_gpus
-            b.pool_busy[i] = (
-                grants * spec.grant_gpus
-            )  # granted capacity is not the programme's to use
+            order = getattr(self, "_grant_order", np.zeros(0, dtype=np.int64))
+            order = order[b.alive[order]]
+            room = max(b.pool_gpus[i] - b.pool_busy[i], 0.0)
+            grants = min(order.size, int(room // spec.grant_gpus))
+            b.public_gpus[order[:grants]] = spec.grant_gpus
+            b.pool_busy[i] += grants * spec.grant_gpus  # granted capacity is not the programme's
         self._steady_stale = True
         self._recheck = True
 
@@ -73,3 +94,114 @@ class ProgrammeMixin:
         b.pool_busy[i] += r.gpus[rows].sum()
         self._steady_stale = True
         self._start(rows, t, PUBLIC_CHANNEL, np.zeros(rows.size))
+
+    # ---- buying through the forward market --------------------------------------------------
+
+    def programme_forward_bids(self, t: int, starts: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Lots the programme bids in each traded window, and its limit price.
+
+        It buys a strip: in every window, the lots its share of the year's budget for one
+        window pays for at the price it expects (the recent spot price, never below the lowest
+        energy cost), less what it already holds for that window, at a limit of the one-year
+        contract price it would otherwise pay; scaled down so that everything it has committed
+        fits in its cash at that limit.
+        """
+        spec, fw = self.sc.public_programme, self.sc.markets.forward
+        if self._programme is None or spec.procurement != "forwards":
+            return np.zeros(len(starts)), np.zeros(len(starts))
+        if not self.buyers.alive[self._programme]:
+            return np.zeros(len(starts)), np.zeros(len(starts))
+        limit = self._programme_price()
+        lot_cost = limit * self._fw_lot_hours
+        expected = min(max(self._fair_value(t)[0], float(self.sites.energy_cost.min())), limit)
+        per_window = spec.budget_per_year * fw.window_days / DAYS_PER_YEAR
+        want = np.floor(per_window / (expected * self._fw_lot_hours))
+        held = np.array([self._prog_lots.get(s, 0.0) for s in starts])
+        lots = np.maximum(want - held, 0.0)
+        committed = sum(
+            lots_k * self._fw_lot_hours * price for lots_k, price in self._prog_open.values()
+        )
+        room = max(self.buyers.cash[self._programme] - committed, 0.0)
+        if lots.sum() * lot_cost > room:
+            lots = np.floor(lots * room / (lots.sum() * lot_cost))
+        return lots, np.full(len(starts), limit)
+
+    def programme_filled(self, t: int, start: int, lots: float, price: float) -> None:
+        """Keep the capacity of filled lots for the window at sites whose reserve the price
+        meets, most free first (large blocks for concentrated use), and pay for it at the
+        trade (physical settlement) or at delivery at the spot price (cash)."""
+        if lots <= 0:
+            return
+        s, i = self.sites, self._programme
+        w = self._fw_window
+        open_sites = np.flatnonzero(self._forward_reserve(t)[s.site_provider] <= price + 1e-12)
+        free = np.maximum(self.ledger.free(start, w).min(axis=1), 0.0)
+        need = lots * self.sc.markets.forward.lot_gpus
+        got = np.zeros(s.site_provider.size)
+        for site in open_sites[np.argsort(-free[open_sites], kind="stable")]:
+            take = min(np.floor(free[site]), need)
+            got[site], need = take, need - take
+            if need <= 0:
+                break
+        sites = np.flatnonzero(got > 0)
+        if sites.size == 0:
+            return
+        self.ledger.reserve(sites, start, w, got[sites], contract=True)
+        prepaid = self.sc.markets.forward.settlement == "physical"
+        if prepaid:
+            cost = got[sites] * w * self.h * price
+            self.buyers.pay(np.full(sites.size, i), cost)
+            np.add.at(s.revenue, s.site_provider[sites], cost)
+            np.add.at(s.contract_revenue, s.site_provider[sites], cost)
+        kept = float(got.sum()) / self.sc.markets.forward.lot_gpus
+        self._prog_lots[start] = self._prog_lots.get(start, 0.0) + kept
+        if not prepaid:  # to be paid at delivery: keep the money for it
+            held, _ = self._prog_open.get(start, (0.0, price))
+            self._prog_open[start] = (held + kept, price)
+        self._prog_deliveries.append((start, sites, got[sites], price, prepaid))
+
+    def programme_deliveries(self, t: int) -> None:
+        """At a window's start the capacity kept for it joins the programme's pool (as
+        contracts for the window), the windows that end leave it, and the capacity is
+        allocated again."""
+        if not self._prog_deliveries and not self._prog_rows.size:
+            return
+        due = [d for d in self._prog_deliveries if d[0] <= t]
+        if not due and not (self._prog_rows.size and (self.book.end[self._prog_rows] <= t).any()):
+            return
+        self._prog_deliveries = [d for d in self._prog_deliveries if d[0] > t]
+        i, s, w = self._programme, self.sites, self._fw_window
+        spot = self.rec.spot_price[t] if t < self.rec.spot_price.size else np.nan
+        new = []
+        for start, sites, gpus, price, prepaid in due:
+            self._prog_open.pop(start, None)
+            # cash settlement: the kept capacity is bought at today's spot price; the position
+            # pays the difference to the forward price when the window settles
+            unit = price if prepaid or not np.isfinite(spot) else float(spot)
+            rows = self.book.add(
+                np.full(sites.size, i),
+                sites,
+                s.site_provider[sites],
+                gpus,
+                np.full(sites.size, start),
+                np.full(sites.size, start + w),
+                unit,
+            )
+            if prepaid:
+                self.book.billed[rows] = w  # paid at the trade
+            new.append(rows)
+        if new:
+            self._prog_rows = np.concatenate([self._prog_rows, *new])
+            self.rec.contracts_signed(np.concatenate(new))
+            self._pool_changed(np.array([i]))
+        ended = self._prog_rows[self.book.end[self._prog_rows] <= t]
+        self._prog_rows = self._prog_rows[self.book.end[self._prog_rows] > t]
+        if ended.size:
+            self._end_contracts(ended, t)
+        self._allocate_public()
+
+    def _programme_setup(self) -> None:
+        self._prog_lots: dict[int, float] = {}  # window start -> lots kept for it
+        self._prog_open: dict[int, tuple[float, float]] = {}  # start -> (lots, price), unpaid
+        self._prog_deliveries: list[tuple] = []
+        self._prog_rows = np.zeros(0, dtype=np.int64)  # contracts standing for kept windows
