@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.channels.blocks import allocate_blocks
+from sim.channels.blocks import BlockRequests, allocate_blocks
 from sim.demand import FORWARD, PENDING, RESERVED
 from sim.markets.forward import ForwardContract, MarginAccounts, mark_to_market
 from sim.markets.market_maker import QuotePolicy, market_maker_quotes
@@ -136,7 +136,7 @@ class ForwardMixin:
             sell_price.append(reserve[s.site_provider])
             sell_prod.append(np.full(lots.size, k))
             sell_who.append(len(self.buyers) + s.site_provider)
-        runs, product, lots, limit = self._run_bids(t, starts)
+        runs, product, lots, limit, cover = self._run_bids(t, starts)
         buy = {"qty": [lots], "price": [limit], "prod": [product], "who": [self.runs.agent[runs]]}
         prog_lots, prog_limit = self.programme_forward_bids(t, starts)
         prog = np.flatnonzero(prog_lots > 0)
@@ -165,7 +165,8 @@ class ForwardMixin:
             },
             "buy_who": cat(buy["who"]).astype(np.int64),
             "sell_who": cat(sell_who).astype(np.int64),
-            "runs": runs,
+            "runs": runs,  # the run behind each of the first buy orders
+            "cover": cover,  # periods of its run each of those orders covers
             "programme": (runs.size, prog),  # offset of its orders, and their products
         }
 
@@ -180,22 +181,35 @@ class ForwardMixin:
         return np.maximum(s.energy_cost, fair)
 
     def _run_bids(self, t: int, starts: list[int]):
-        """Waiting runs bid in the first window they can still start in, for whole lots."""
+        """Waiting runs bid for a strip: the lots their block needs in every window their run
+        spans, from the first window they can still start in (a run longer than the traded
+        windows covers its remaining periods in the last one). Returns, per order: the run, the
+        window, the lots, the limit price and the periods of the run the order covers."""
         r, spec = self.runs, self.sc.markets.forward
         empty = np.zeros(0, dtype=np.int64)
         if self.pending.size == 0:
-            return empty, empty, np.zeros(0), np.zeros(0)
+            return empty, empty, np.zeros(0), np.zeros(0), empty
         rows = self._first_per_owner(self.pending)
-        # every run still willing to start when the first window opens bids in that window
+        # every run still willing to start when the first window opens bids from that window
         rows = rows[r.latest_start[rows] >= starts[0]]
-        product = np.zeros(rows.size, dtype=np.int64)
-        lots = np.ceil(r.gpus[rows] / spec.lot_gpus)
-        hours = r.gpus[rows] * r.periods[rows] * self.h
-        budget = self._run_budget(r.agent[rows])
-        limit = np.minimum(r.value[rows], budget / np.maximum(hours, 1e-9))
-        limit = np.minimum(limit, self._spot_alternative(t, starts[0]))
-        keep = limit > 0
-        return rows[keep], product[keep], lots[keep], limit[keep]
+        w = self._fw_window
+        spans = np.clip(-(-r.periods[rows] // w), 1, len(starts))
+        run = np.repeat(rows, spans)
+        first = np.repeat(np.cumsum(spans) - spans, spans)
+        product = np.arange(run.size) - first
+        last = product == np.repeat(spans, spans) - 1
+        cover = np.where(last, r.periods[run] - w * product, w).astype(np.int64)
+        lots = np.ceil(r.gpus[run] / spec.lot_gpus)
+        hours = r.gpus[run] * r.periods[run] * self.h
+        budget = self._run_budget(r.agent[run])
+        limit = np.minimum(r.value[run], budget / np.maximum(hours, 1e-9))
+        cap = np.array([self._spot_alternative(t, start) for start in starts])
+        limit = np.minimum(limit, cap[product])
+        if run.size == 0:
+            return empty, empty, np.zeros(0), np.zeros(0), empty
+        # a run that cannot pay a positive price in one of its windows does not bid at all
+        keep = np.repeat(np.minimum.reduceat(limit, np.cumsum(spans) - spans) > 0, spans)
+        return run[keep], product[keep], lots[keep], limit[keep], cover[keep]
 
     def _spot_alternative(self, t: int, start: int) -> float:
         """The most a buyer pays forward for delivery at ``start``: its mean-variance score for
@@ -235,7 +249,8 @@ class ForwardMixin:
         long = np.maximum(held, 0.0)
         if long.any():
             r = self.runs
-            kept = self._reserved[r.start[self._reserved] == start]
+            res = self._reserved
+            kept = res[(r.start[res] <= start) & (r.start[res] + r.periods[res] > start)]
             kept = kept[b.alive[r.agent[kept]]]
             backed = np.bincount(r.agent[kept], np.ceil(r.gpus[kept] / lot), n_b)
             if self._programme is not None:
@@ -275,43 +290,58 @@ class ForwardMixin:
     # ---- physical settlement -----------------------------------------------------------------
 
     def _deliver_blocks(self, t, starts, price, orders, filled, prepaid: bool) -> None:
-        """Filled run bids get whole blocks kept for them at one site: prepaid at the forward
-        price (physical), or paid at delivery at the spot price (cash; see _start_reserved)."""
+        """A run whose strip is filled in full in every window has its block kept for it at
+        one site whose reserve the lowest of those prices meets; it pays each window's price
+        for the periods that window covers: at the trade (physical), or at delivery at the spot
+        price (cash; see _start_reserved). Runs are placed highest value first."""
         r, s = self.runs, self.sites
         runs = orders["runs"]
-        n_runs = runs.size
-        if n_runs == 0:
+        if runs.size == 0:
             return
-        lots = orders["book"]["buy_qty"][:n_runs]
-        product = orders["book"]["buy_product"][:n_runs]
-        won = np.flatnonzero(filled[:n_runs] >= lots - 1e-9)
-        reserve = self._forward_reserve(t)
-        for k in np.unique(product[won]):
-            rows = runs[won[product[won] == k]]
-            p = float(price[k])
-            rows = rows[np.argsort(-r.value[rows], kind="stable")]
-            open_sites = reserve[s.site_provider] <= p + 1e-12
-            req = self._run_requests(
-                rows, np.broadcast_to(open_sites, (rows.size, open_sites.size))
+        n = runs.size
+        book = orders["book"]
+        product = book["buy_product"][:n]
+        short = filled[:n] < book["buy_qty"][:n] - 1e-9
+        uniq, first, inv = np.unique(runs, return_index=True, return_inverse=True)
+        won = np.bincount(inv, short, uniq.size) == 0
+        if not won.any():
+            return
+        p = np.asarray(price, dtype=float)[product]
+        p = np.where(np.isfinite(p), p, np.inf)  # a window nobody traded: no winner uses it
+        cost = np.bincount(inv, r.gpus[runs] * orders["cover"] * self.h * p, uniq.size)
+        low = np.full(uniq.size, np.inf)
+        np.minimum.at(low, inv, p)
+        k0 = product[first]  # runs' orders are stored first window first
+        reserve = self._forward_reserve(t)[s.site_provider]
+        for k in np.unique(k0[won]):
+            sel = np.flatnonzero(won & (k0 == k))
+            sel = sel[np.argsort(-r.value[uniq[sel]], kind="stable")]
+            rows = uniq[sel]
+            open_sites = reserve[None, :] <= low[sel, None] + 1e-12
+            req = BlockRequests(
+                gpus=r.gpus[rows],
+                periods=r.periods[rows],
+                max_price=np.full(rows.size, np.inf),
+                budget=np.full(rows.size, np.inf),
+                eligible=open_sites,
             )
             start = starts[k]
             width = int(r.periods[rows].max())
             alloc = allocate_blocks(
-                self.ledger.free(start, width), np.full(open_sites.size, p), req, self.h
+                self.ledger.free(start, width), np.zeros(reserve.size), req, self.h
             )
             got = alloc.site >= 0
             if not got.any():
                 continue
-            rows, sites = rows[got], alloc.site[got]
+            rows, sites, paid = rows[got], alloc.site[got], cost[sel[got]]
             self.ledger.reserve(sites, start, r.periods[rows], r.gpus[rows], contract=False)
             if prepaid:
-                cost = alloc.cost[got]
-                self.buyers.pay(r.agent[rows], cost)
-                np.add.at(s.revenue, s.site_provider[sites], cost)
+                self.buyers.pay(r.agent[rows], paid)
+                np.add.at(s.revenue, s.site_provider[sites], paid)
             r.status[rows] = RESERVED
             r.start[rows] = start
             r.site[rows] = sites
-            r.price[rows] = p
+            r.price[rows] = paid / (r.gpus[rows] * r.periods[rows] * self.h)
             r.channel[rows] = FORWARD
             self._reserved = np.concatenate([self._reserved, rows])
         self.pending = self.pending[r.status[self.pending] == PENDING]
