@@ -143,8 +143,8 @@ def _clear(buy_qty, buy_limit, buy_product, sell_qty, sell_reserve, sell_product
     np.less_equal(supply, at, out=tests[3, :runs])
     # Runs of the marginal bid, the dearest rejected bid (clamped to the first run), the
     # marginal offer and the cheapest rejected offer (clamped to the last run).
-    marginal = np.add.reduceat(tests, first, axis=1)
-    marginal += first + _COUNT_BASE
+    counts = np.add.reduceat(tests.view(np.uint8), first, axis=1, dtype=np.int32)
+    marginal = counts + (first + _COUNT_BASE)
     np.maximum(marginal, first, out=marginal)
     np.minimum(marginal, run_end[1:] - 1, out=marginal)
     at_price = sorted_price.take(bounds.take(marginal), mode="clip")
@@ -158,6 +158,7 @@ def _clear(buy_qty, buy_limit, buy_product, sell_qty, sell_reserve, sell_product
     paid *= 0.5
     clearing = np.where(traded, paid, np.nan)
     # Shares of the marginal bid and offer runs: (volume - better) / (at the run - better).
+    # As floats, curves[0, r].real is flat[2r], .imag flat[2r + 1]; curves[1] starts at 2 runs.
     row = 2 * runs
     flat = curves.view(float).reshape(-1)
     vals = flat.take(2 * marginal[::2] + np.array([[[0], [row + 1]], [[row], [1]]]))
@@ -187,8 +188,9 @@ def _clear(buy_qty, buy_limit, buy_product, sell_qty, sell_reserve, sell_product
 def _sort_by_product_and_price(price, product, n_products, ends):
     """Argsort by (product, price): one argsort of price + product * step when that key keeps
     every product's prices in order, otherwise a lexsort."""
-    top = max(float(price.max()), -float(price.min()))
-    step = 2.0 ** (math.frexp(top)[1] + 2) if top > 0 else 1.0
+    # A power of two >= 4 max|price|, so that products occupy disjoint ranges of the key.
+    exponent = math.frexp(max(float(price.max()), -float(price.min())))[1] + 2
+    step = math.ldexp(1.0, exponent) if exponent < 1000 else math.inf
     if math.isfinite(step * n_products):
         key = product * step
         key += price
