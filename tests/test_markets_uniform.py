@@ -184,3 +184,33 @@ def test_large_random_book_matches_lp():
     check_market_properties(book, result)
     assert result.welfare == pytest.approx(exact.welfare, rel=1e-9)
     np.testing.assert_allclose(result.volume, exact.volume, rtol=1e-7)
+
+
+def test_prices_too_close_for_one_sort_key_still_clear_exactly():
+    # Prices 1 and 1 + 2**-52 merge once the product offset is added to the sort key, and a
+    # huge price stretches the offset further; the clearing must then sort exactly instead.
+    tiny = 2.0**-52
+    book = OrderBook(
+        buy_qty=[1, 1, 2, 1],
+        buy_limit=[1 + tiny, 1e300, 1 + tiny, 1.0],
+        buy_product=[0, 1, 1, 0],
+        sell_qty=[1, 1, 1, 1],
+        sell_reserve=[1.0, 1 + tiny, 1.0, 1 + tiny],
+        sell_product=[0, 0, 1, 1],
+        n_products=3,
+    )
+    result = uniform_price(book)
+    check_market_properties(book, result)
+    np.testing.assert_allclose(result.volume, [1, 2, 0])
+    np.testing.assert_allclose(result.buy_filled, [1, 1, 1, 0])
+    assert np.isnan(result.price[2])
+    for k in range(2):
+        alone = uniform_price(
+            OrderBook(
+                buy_qty=book.buy_qty[book.buy_product == k],
+                buy_limit=book.buy_limit[book.buy_product == k],
+                sell_qty=book.sell_qty[book.sell_product == k],
+                sell_reserve=book.sell_reserve[book.sell_product == k],
+            )
+        )
+        assert result.price[k] == alone.price[0]

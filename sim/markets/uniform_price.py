@@ -15,45 +15,49 @@ Rules (the contract the tests check):
   is its midpoint (a k = 1/2 double auction). A product with no trade has price NaN.
 
 Consequences: individual rationality, budget balance (one price per product) and quantity
-balance hold by construction. The work is one argsort plus O(n) passes, with no Python loop.
+balance hold by construction.
+
+Cost. One argsort of all orders by (product, price), then a fixed number of O(n) passes and of
+O(number of products) steps, with no Python loop: the clearing is meant to stay within a small
+factor of a bare argsort of the same prices (see `benchmarks/bench_clearing.py`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
 
 import numpy as np
 
-from sim.markets.orders import ClearingResult, OrderBook, settle
+from sim.markets.orders import ClearingResult, OrderBook
+
+# Row offsets that turn the counts of `_clear` into run indices (see there).
+_COUNT_BASE = np.array([[-1], [-1], [0], [0]])
 
 
 def uniform_price(book: OrderBook) -> ClearingResult:
     """Clear every product of `book` at its own uniform price (rules in the module docstring)."""
-    price, buy_filled, sell_filled = clear_divisible(
+    buy_limit, sell_reserve = book.buy_limit, book.sell_reserve
+    price, paid, fill, product = _clear(
         book.buy_qty,
-        book.buy_limit,
+        buy_limit,
         book.buy_product,
         book.sell_qty,
-        book.sell_reserve,
+        sell_reserve,
         book.sell_product,
         book.n_products,
     )
-    return settle(book, price, buy_filled, sell_filled)
-
-
-@dataclass(frozen=True)
-class _Runs:
-    """Orders sorted by (product, price), grouped into runs of equal product and price."""
-
-    order: np.ndarray  # permutation that sorts the merged orders
-    run_of: np.ndarray  # run of each sorted order
-    price: np.ndarray  # price of each run
-    buy_qty: np.ndarray  # quantity bid in each run
-    sell_qty: np.ndarray  # quantity offered in each run
-    product_of: np.ndarray  # dense index of the run's product among products present
-    first: np.ndarray  # first run of each present product
-    end: np.ndarray  # one past the last run of each present product
-    product: np.ndarray  # product id of each present product
+    nb = buy_limit.size
+    buy_filled, sell_filled = fill[:nb], fill[nb:]
+    money = fill * (paid[0] if product is None else paid.take(product))
+    return ClearingResult(
+        price=price,
+        volume=np.bincount(book.buy_product, buy_filled, book.n_products),
+        buy_filled=buy_filled,
+        sell_filled=sell_filled,
+        buy_payment=money[:nb],
+        sell_revenue=money[nb:],
+        welfare=float(buy_limit @ buy_filled - sell_reserve @ sell_filled),
+    )
 
 
 def clear_divisible(
@@ -69,122 +73,133 @@ def clear_divisible(
 
     Kept free of dataclasses so the block auction can call it on many small products cheaply.
     """
-    nb = buy_qty.size
-    price = np.full(n_products, np.nan)
-    if nb == 0 or sell_qty.size == 0:
-        return price, np.zeros(nb), np.zeros(sell_qty.size)
-    is_buy = np.arange(nb + sell_qty.size) < nb
-    qty = np.concatenate([buy_qty, sell_qty])
-    runs = _group_runs(
-        np.concatenate([buy_limit, sell_reserve]),
-        np.concatenate([buy_product, sell_product]),
-        is_buy,
-        qty,
-        n_products,
+    price, _, fill, _ = _clear(
+        buy_qty, buy_limit, buy_product, sell_qty, sell_reserve, sell_product, n_products
     )
-    demand, demand_next, supply, supply_prev = _step_curves(runs)
-    volume = np.maximum.reduceat(np.minimum(demand, supply), runs.first)
-    marginal = _marginal_runs(runs, demand, supply, volume)
-    fill = _fills(runs, marginal, volume, demand, demand_next, supply, supply_prev, is_buy, qty)
-    traded = volume > 0
-    price[runs.product[traded]] = _midpoint_price(runs, marginal, volume, demand, supply)[traded]
+    nb = buy_qty.size
     return price, fill[:nb], fill[nb:]
 
 
-def _group_runs(price, product, is_buy, qty, n_products) -> _Runs:
-    """Sort once by price, then stably by product (a radix sort for small product ids)."""
-    order = np.argsort(price)
-    if n_products > 1:
-        key = product[order].astype(np.uint16 if n_products < 2**16 else np.int64)
-        order = order[np.argsort(key, kind="stable")]
-    p, g, q, b = price[order], product[order], qty[order], is_buy[order]
-    new_run = np.ones(p.size, dtype=bool)
-    new_run[1:] = (p[1:] != p[:-1]) | (g[1:] != g[:-1])
-    starts = np.flatnonzero(new_run)
-    run_product = g[starts]
-    new_product = np.ones(starts.size, dtype=bool)
-    new_product[1:] = run_product[1:] != run_product[:-1]
-    first = np.flatnonzero(new_product)
-    return _Runs(
-        order=order,
-        run_of=np.cumsum(new_run) - 1,
-        price=p[starts],
-        buy_qty=np.add.reduceat(np.where(b, q, 0.0), starts),
-        sell_qty=np.add.reduceat(np.where(b, 0.0, q), starts),
-        product_of=np.cumsum(new_product) - 1,
-        first=first,
-        end=np.append(first[1:], starts.size),
-        product=run_product[first],
-    )
-
-
-def _step_curves(runs: _Runs):
-    """Demand D(p) (bids at >= p) and supply S(p) (offers at <= p) at every run's price.
-
-    Segmented sums come from one global cumulative sum; a stretch with no orders adds exact
-    zeros, so a product with nothing bid above some price gets exactly zero demand there.
-    """
-    cum_sell = np.concatenate([[0.0], np.cumsum(runs.sell_qty)])
-    cum_buy_from = np.concatenate([np.cumsum(runs.buy_qty[::-1])[::-1], [0.0]])
-    index = np.arange(runs.price.size)
-    base = cum_sell[runs.first][runs.product_of]
-    tail = cum_buy_from[runs.end][runs.product_of]
-    supply = cum_sell[index + 1] - base
-    supply_prev = cum_sell[index] - base
-    demand = cum_buy_from[index] - tail
-    demand_next = cum_buy_from[index + 1] - tail
-    return demand, demand_next, supply, supply_prev
-
-
-def _marginal_runs(runs: _Runs, demand, supply, volume) -> tuple[np.ndarray, np.ndarray]:
-    """The highest run whose demand covers the volume and the lowest whose supply covers it."""
-    v = volume[runs.product_of]
-    n_covered = np.add.reduceat((demand >= v).astype(np.int64), runs.first)
-    n_short = np.add.reduceat((supply < v).astype(np.int64), runs.first)
-    return runs.first + n_covered - 1, runs.first + n_short
-
-
-def _fills(runs, marginal, volume, demand, demand_next, supply, supply_prev, is_buy, qty):
-    """Full fills above the marginal level, pro-rata fills at it, nothing below."""
-    buy_run, sell_run = marginal
+def _clear(buy_qty, buy_limit, buy_product, sell_qty, sell_reserve, sell_product, n_products):
+    """(price per product with NaN where nothing trades, the same with 0 there, fills of the
+    buys then the sells, product of every order or None for a single product)."""
+    nb = buy_qty.size
+    n = nb + sell_qty.size
+    if nb == 0 or n == nb:
+        return np.full(n_products, np.nan), np.zeros(n_products), np.zeros(n), None
+    price = np.concatenate((buy_limit, sell_reserve))
+    if n_products == 1:
+        product = None
+        order = price.argsort()
+        sorted_price = price.take(order)
+        ends = np.array([0, n])
+    else:
+        product = np.concatenate((buy_product, sell_product))
+        ends = np.zeros(n_products + 1, dtype=np.intp)
+        np.cumsum(np.bincount(product, minlength=n_products), out=ends[1:])
+        order, sorted_price = _sort_by_product_and_price(price, product, n_products, ends)
+    # Bids (negated) in the real part, offers in the imaginary part: one cumulative sum does both.
+    qty = np.zeros(n, dtype=complex)
+    np.negative(buy_qty, out=qty.real[:nb])
+    qty.imag[nb:] = sell_qty
+    cum = np.empty(n + 1, dtype=complex)
+    cum[0] = 0.0
+    np.cumsum(qty.take(order), out=cum[1:])
+    # Runs: maximal stretches of one product and one price.
+    edge = np.empty(n + 1, dtype=bool)
+    np.not_equal(sorted_price[1:], sorted_price[:-1], out=edge[1:n])
+    edge[ends] = True
+    bounds = edge.nonzero()[0]
+    runs = bounds.size - 1
+    cum = cum.take(bounds)
+    if product is None:
+        run_end = np.array([0, runs])
+        ref = complex(cum.real[runs], 0.0)
+        count = runs
+    else:
+        run_end = bounds.searchsorted(ends)
+        count = run_end[1:] - run_end[:-1]
+        ref = np.empty(n_products, dtype=complex)
+        cum.real.take(run_end[1:], out=ref.real)
+        cum.imag.take(run_end[:-1], out=ref.imag)
+        ref = ref.repeat(count)
+    first = run_end[:-1]
+    # curves[0]: bids at >= the run's price (real), offers strictly below it (imag);
+    # curves[1]: bids strictly above it (real), offers at <= it (imag); per product.
+    curves = np.empty((2, runs), dtype=complex)
+    np.subtract(cum[:-1], ref, out=curves[0])
+    np.subtract(cum[1:], ref, out=curves[1])
+    demand, supply = curves[0].real, curves[1].imag
+    # Volume: the largest min(demand, supply); zero pads the last product's segment.
+    level = np.zeros(runs + 1)
+    np.minimum(demand, supply, out=level[:runs])
+    volume = np.maximum.reduceat(level, first)
+    at = volume if product is None else volume.repeat(count)
+    # Per product: runs with demand >= volume, > volume; with supply < volume, <= volume.
+    tests = np.zeros((4, runs + 1), dtype=bool)
+    np.greater_equal(demand, at, out=tests[0, :runs])
+    np.greater(demand, at, out=tests[1, :runs])
+    np.less(supply, at, out=tests[2, :runs])
+    np.less_equal(supply, at, out=tests[3, :runs])
+    # Runs of the marginal bid, the dearest rejected bid (clamped to the first run), the
+    # marginal offer and the cheapest rejected offer (clamped to the last run).
+    counts = np.add.reduceat(tests.view(np.uint8), first, axis=1, dtype=np.int32)
+    marginal = counts + (first + _COUNT_BASE)
+    np.maximum(marginal, first, out=marginal)
+    np.minimum(marginal, run_end[1:] - 1, out=marginal)
+    at_price = sorted_price.take(bounds.take(marginal), mode="clip")
+    hi = np.minimum(at_price[0], at_price[3])
+    lo = np.maximum(at_price[1], at_price[2])
     traded = volume > 0
-    above = demand_next[buy_run]
-    below = supply_prev[sell_run]
-    buy_share = np.divide(
-        volume - above, demand[buy_run] - above, where=traded, out=np.zeros(volume.size)
-    )
-    sell_share = np.divide(
-        volume - below, supply[sell_run] - below, where=traded, out=np.zeros(volume.size)
-    )
-    run = runs.run_of
-    k = runs.product_of[run]
-    b = is_buy[runs.order]
-    buy_part = np.where(run > buy_run[k], 1.0, np.where(run == buy_run[k], buy_share[k], 0.0))
-    sell_part = np.where(run < sell_run[k], 1.0, np.where(run == sell_run[k], sell_share[k], 0.0))
-    part = np.where(b, buy_part, sell_part) * traded[k]
-    fill = np.empty(qty.size)
-    fill[runs.order] = qty[runs.order] * part
-    return fill
+    if product is not None and not count.all():
+        traded &= count > 0
+    paid = np.zeros(n_products)
+    np.add(lo, hi, out=paid, where=traded)
+    paid *= 0.5
+    clearing = np.where(traded, paid, np.nan)
+    # Shares of the marginal bid and offer runs: (volume - better) / (at the run - better).
+    # As floats, curves[0, r].real is flat[2r], .imag flat[2r + 1]; curves[1] starts at 2 runs.
+    row = 2 * runs
+    flat = curves.view(float).reshape(-1)
+    vals = flat.take(2 * marginal[::2] + np.array([[[0], [row + 1]], [[row], [1]]]))
+    share = np.zeros((2, n_products))
+    np.divide(volume - vals[1], vals[0] - vals[1], out=share, where=traded)
+    # Thresholds: bids above the marginal bid price fill, offers below the marginal offer
+    # price fill (offers are negated so both read "price > threshold").
+    threshold = np.full((2, n_products), np.inf)
+    np.copyto(threshold[0], at_price[0], where=traded)
+    np.negative(at_price[2], out=threshold[1], where=traded)
+    signed = price.copy()
+    np.negative(signed[nb:], out=signed[nb:])
+    if product is None:
+        side = np.zeros(n, dtype=np.intp)
+        side[nb:] = 1
+    else:
+        side = product.copy()
+        side[nb:] += n_products
+    limit = threshold.take(side)
+    part = share.take(side)
+    part *= signed == limit
+    part += signed > limit
+    part *= np.concatenate((buy_qty, sell_qty))
+    return clearing, paid, part, product
 
 
-def _midpoint_price(runs: _Runs, marginal, volume, demand, supply) -> np.ndarray:
-    """Midpoint of [lo, hi]: lo is the dearer of the marginal offer and the best rejected bid,
-    hi the cheaper of the marginal bid and the cheapest rejected offer."""
-    buy_run, sell_run = marginal
-    n = runs.price.size
-    index = np.arange(n)
-    next_sell = np.minimum.accumulate(np.where(runs.sell_qty > 0, index, n)[::-1])[::-1]
-    next_sell = np.append(next_sell, n)  # next_sell[r + 1]: first run after r with an offer
-    prev_buy = np.maximum.accumulate(np.where(runs.buy_qty > 0, index, -1))
-    prev_buy = np.concatenate([[-1], prev_buy])  # prev_buy[r]: last run before r with a bid
-    rejected_sell = np.where(volume < supply[sell_run], sell_run, next_sell[sell_run + 1])
-    rejected_buy = np.where(volume < demand[buy_run], buy_run, prev_buy[buy_run])
-    rejected_sell_price = np.where(
-        rejected_sell < runs.end, runs.price[np.minimum(rejected_sell, n - 1)], np.inf
-    )
-    rejected_buy_price = np.where(
-        rejected_buy >= runs.first, runs.price[np.maximum(rejected_buy, 0)], -np.inf
-    )
-    hi = np.minimum(runs.price[buy_run], rejected_sell_price)
-    lo = np.maximum(runs.price[sell_run], rejected_buy_price)
-    return (lo + hi) / 2
+def _sort_by_product_and_price(price, product, n_products, ends):
+    """Argsort by (product, price): one argsort of price + product * step when that key keeps
+    every product's prices in order, otherwise a lexsort."""
+    # A power of two >= 4 max|price|, so that products occupy disjoint ranges of the key.
+    exponent = math.frexp(max(float(price.max()), -float(price.min())))[1] + 2
+    step = math.ldexp(1.0, exponent) if exponent < 1000 else math.inf
+    if math.isfinite(step * n_products):
+        key = product * step
+        key += price
+        order = key.argsort()
+        sorted_price = price.take(order)
+        descent = np.zeros(price.size + 1, dtype=bool)
+        np.less(sorted_price[1:], sorted_price[:-1], out=descent[1:-1])
+        descent[ends] = False
+        if not descent.any():
+            return order, sorted_price
+    order = np.lexsort((price, product))
+    return order, price.take(order)
