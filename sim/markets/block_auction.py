@@ -29,7 +29,7 @@ from sim.markets.site_market import SiteMarket
 from sim.markets.site_welfare import SiteWelfare
 
 MOVES_PER_BLOCK = 50
-MIN_MOVES = 200
+MIN_MOVES = 100
 
 
 def block_auction(
@@ -42,7 +42,7 @@ def block_auction(
 
     The search makes `iterations` moves (default: MOVES_PER_BLOCK per block bid, at least
     MIN_MOVES), or stops earlier after `patience` moves in a row without a new best state
-    (default: never); `seed` fixes its random choices, so the result is a pure function of the
+    (default: never, since the threshold only falls to zero at the last move); `seed` fixes its random choices, so the result is a pure function of the
     arguments.
     """
     if iterations is None:
