@@ -112,7 +112,7 @@ def test_fast_divisible_welfare_equals_the_two_step_clearing():
 def test_seeded_batch_reaches_99_percent_of_the_milp():
     rng = np.random.default_rng(2025)
     ratios = []
-    for _ in range(200):
+    for _ in range(100):
         book = random_block_book(rng, n_sites=3, n_periods=6, n_blocks=6, n_divisible=10)
         result = block_auction(book)
         check_block_result(book, result)
@@ -159,6 +159,33 @@ def test_random_books_reach_99_percent_of_the_milp(book):
     result = block_auction(book)
     check_block_result(book, result)
     optimum = block_auction_optimum(book)
+    assert result.welfare >= 0.99 * optimum.welfare - TOL
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_sites=st.integers(1, 6),
+    n_periods=st.integers(2, 16),
+    n_blocks=st.integers(0, 24),
+    n_divisible=st.integers(0, 60),
+)
+def test_moderate_random_instances_reach_99_percent_of_the_milp(
+    seed, n_sites, n_periods, n_blocks, n_divisible
+):
+    rng = np.random.default_rng(seed)
+    book = random_block_book(
+        rng,
+        n_sites=n_sites,
+        n_periods=n_periods,
+        n_blocks=n_blocks,
+        n_divisible=n_divisible,
+        n_regions=int(rng.integers(1, n_sites + 1)),
+    )
+    result = block_auction(book)
+    check_block_result(book, result)
+    optimum = block_auction_optimum(book)
+    assert optimum.optimal
     assert result.welfare >= 0.99 * optimum.welfare - TOL
 
 

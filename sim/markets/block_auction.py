@@ -2,8 +2,8 @@
 
 Clearing happens in three steps, each in its own module:
 
-1. `block_search`: choose the accepted blocks and their sites (greedy plus local search, each
-   move judged on its exact welfare change);
+1. `block_search`: choose the accepted blocks and their sites (greedy, then ejection-chain moves
+   under threshold acceptance, each move judged on its exact welfare change);
 2. `site_market`: serve divisible bids optimally from the capacity the blocks leave free;
 3. `block_pricing`: prices per (site, period) from an LP on that fixed allocation, with hard
    individual-rationality constraints for every accepted bid and seller.
@@ -28,17 +28,26 @@ from sim.markets.block_search import BlockSearch
 from sim.markets.site_market import SiteMarket
 from sim.markets.site_welfare import SiteWelfare
 
+MOVES_PER_BLOCK = 50
+MIN_MOVES = 100
+
 
 def block_auction(
-    book: BlockOrderBook, seed: int = 0, iterations: int = 2_000, patience: int | None = None
+    book: BlockOrderBook,
+    seed: int = 0,
+    iterations: int | None = None,
+    patience: int | None = None,
 ) -> BlockAuctionResult:
     """Clear a spot session with block bids: accepted blocks, their sites, and prices.
 
-    The neighbourhood search stops after `patience` failed moves in a row (default: ten per
-    block bid) or `iterations` moves; `seed` fixes its shuffles, so the result is a pure
-    function of the arguments.
+    The search makes `iterations` moves (default: MOVES_PER_BLOCK per block bid, at least
+    MIN_MOVES), or stops earlier after `patience` moves in a row without a new best state
+    (default: never, since the threshold only falls to zero at the last move); `seed` fixes its random choices, so the result is a pure function of the
+    arguments.
     """
-    patience = 10 * book.block_gpus.size if patience is None else patience
+    if iterations is None:
+        iterations = max(MIN_MOVES, MOVES_PER_BLOCK * book.block_gpus.size)
+    patience = iterations if patience is None else patience
     search = BlockSearch(book, SiteWelfare(book))
     block_site = search.run(np.random.default_rng(seed), iterations, patience)
     return clear_with_blocks(book, block_site)
