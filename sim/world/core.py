@@ -152,6 +152,14 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
     _steady_periods = 0
     _steady_stale = True
     _steady_prof = np.zeros(0)
+    _load_epoch = 0  # counts changes to buyers' steady load or pools (see ``_load_changed``)
+
+    def _load_changed(self) -> None:
+        """Something changed a buyer's steady load or contract pool (``alive``, ``base_load``,
+        ``pool_gpus``, ``pool_busy``, ``public_gpus``): steady load is recomputed, and so is
+        what the next spot auction derives from it."""
+        self._steady_stale = True
+        self._load_epoch += 1
 
     def _arrivals(self, t: int) -> None:
         r, b = self.runs, self.buyers
@@ -177,7 +185,7 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
             return
         fin, self.running = self.running[done], self.running[~done]
         self._recheck = True
-        self._steady_stale = True
+        self._load_changed()
         r.status[fin] = COMPLETED
         self.rec.run_ended(fin)
         who = r.agent[fin]
@@ -214,9 +222,20 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         self.rec.run_started(rows)
 
     def _first_per_owner(self, rows: np.ndarray) -> np.ndarray:
-        """The highest-priority run of each owner among ``rows`` (rows are in priority order)."""
+        """The highest-priority run of each owner among ``rows`` (rows are in priority order).
+
+        For ``self.pending`` the answer is kept until ``pending`` is replaced (it always is when
+        it changes), since several channels ask for it every period."""
+        if rows is self.pending:
+            cached = self.__dict__.get("_heads_of")
+            if cached is not None and cached[0] is rows:
+                return cached[1]
         _, first = np.unique(self.runs.agent[rows], return_index=True)
-        return rows[np.sort(first)]
+        heads = rows[np.sort(first)]
+        if rows is self.pending:
+            heads.flags.writeable = False
+            self.__dict__["_heads_of"] = (rows, heads)
+        return heads
 
     def _start_in_pools(self, t: int) -> None:
         r, b = self.runs, self.buyers
@@ -227,7 +246,7 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         fits = (b.pool_busy[who] <= 0) & (self._lent[who] <= 0) & (r.gpus[p] <= b.pool_block[who])
         rows = self._first_per_owner(p[fits]) if fits.any() else p[:0]
         if rows.size:
-            self._steady_stale = True
+            self._load_changed()
             r.host[rows] = r.agent[rows]
             np.add.at(b.pool_busy, r.agent[rows], r.gpus[rows])
             self._start(rows, t, CONTRACT, self.pool_price[r.agent[rows]])
@@ -374,7 +393,7 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         rest = np.maximum(rest, 0.0)
         if not rest.any():
             return
-        site_idle = np.maximum(self.ledger.free(t, slot).min(axis=1), 0.0)
+        site_idle = self.ledger.idle(t, slot)
         prov_idle = np.bincount(s.site_provider, weights=site_idle, minlength=s.list_price.size)
         svc = serve_load(rest, b.load_value, b.cash, s.list_price, prov_idle, self.h * slot)
         b.cash -= svc.paid

@@ -48,7 +48,7 @@ class ProgrammeMixin:
             b.pool_busy[i] = (
                 grants * spec.grant_gpus
             )  # granted capacity is not the programme's to use
-        self._steady_stale = True
+        self._load_changed()
         self._recheck = True
 
     def _start_public(self, t: int) -> None:
@@ -71,5 +71,5 @@ class ProgrammeMixin:
         rows = np.asarray(take)
         r.host[rows] = i
         b.pool_busy[i] += r.gpus[rows].sum()
-        self._steady_stale = True
+        self._load_changed()
         self._start(rows, t, PUBLIC_CHANNEL, np.zeros(rows.size))
