@@ -53,6 +53,8 @@ class Recorder:
         self.fw_index: dict[int, float] = {}  # idle GPUs strategic providers kept out of the spot
         self.orders: list[tuple[np.ndarray, np.ndarray, int]] = []
         self.signed: list[np.ndarray] = []
+        self._waiting_of: np.ndarray | None = None
+        self._waiting: np.ndarray | float = 0.0
 
     # ---- events ------------------------------------------------------------------------------
 
@@ -119,7 +121,10 @@ class Recorder:
         w, b, r = self.w, self.w.buyers, self.w.runs
         want, got, spend, from_pool, held = self._steady
         p = w.pending
-        waiting = np.bincount(b.kind[r.agent[p]], r.gpus[p], NB) if p.size else 0.0
+        if self._waiting_of is not p:  # GPUs of waiting runs, by class: only new when they are
+            self._waiting = np.bincount(b.kind[r.agent[p]], r.gpus[p], NB) if p.size else 0.0
+            self._waiting_of = p
+        waiting = self._waiting
         self.demand[t] = want + waiting + self.run_gpus
         self.served[t] = got + self.run_gpus
         self.spend[t] = self.run_rate + spend

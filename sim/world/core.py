@@ -55,6 +55,9 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         self.sites, self.provider_specs = build_sites(scenario, component_rng(seed, "sites"))
         self.buyers: Buyers = build_buyers(scenario, component_rng(seed, "buyers"))
         self.profiles = demand_profiles(scenario, self.cal)
+        # the season's segments: the profile changes exactly where the segment number does
+        turns = np.any(self.profiles[:, 1:] != self.profiles[:, :-1], axis=0)
+        self._season = np.concatenate([[0], np.cumsum(turns)])
         self.runs = generate_runs(
             scenario, self.cal, self.buyers, self.profiles, component_rng(seed, "runs")
         )
@@ -67,6 +70,7 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         self._next_run = 0
         # waiting runs are re-examined only when something could have made room for them
         self._recheck = True
+        self._next_end = np.inf  # no running run ends before this period
         self.waiting_blocked = np.zeros(len(self.buyers), dtype=bool)
         self.pool_price = np.zeros(len(self.buyers))  # $/GPU-h, GPU-weighted over live contracts
         self.holders = np.zeros(0, dtype=np.int64)  # buyers holding contracted capacity now
@@ -151,7 +155,7 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
     _slot_paid = np.zeros(0)
     _steady_periods = 0
     _steady_stale = True
-    _steady_prof = np.zeros(0)
+    _steady_season = -1  # season segment steady load was last computed for
     _load_epoch = 0  # counts changes to buyers' steady load or pools (see ``_load_changed``)
 
     def _load_changed(self) -> None:
@@ -163,6 +167,8 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
 
     def _arrivals(self, t: int) -> None:
         r, b = self.runs, self.buyers
+        if self._next_run >= r.arrival.size or r.arrival[self._next_run] > t:
+            return  # arrivals are sorted: nothing new yet
         hi = int(np.searchsorted(r.arrival, t, side="right"))
         new = np.arange(self._next_run, hi)
         self._next_run = hi
@@ -178,9 +184,11 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
 
     def _completions(self, t: int) -> None:
         r, b = self.runs, self.buyers
-        if self.running.size == 0:
+        if self.running.size == 0 or t < self._next_end:
             return
-        done = r.start[self.running] + r.periods[self.running] <= t
+        end = r.start[self.running] + r.periods[self.running]
+        done = end <= t
+        self._next_end = end[~done].min() if not done.all() else np.inf
         if not done.any():
             return
         fin, self.running = self.running[done], self.running[~done]
@@ -199,11 +207,18 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
     def _drop_lapsed(self, t: int) -> None:
         r, b = self.runs, self.buyers
         p = self.pending
+        # owners only die with a load change; until then, and while the waiting runs are the
+        # same, none lapses before the earliest latest start among them
+        last = self.__dict__.get("_lapse_check")
+        if last is not None and last[0] is p and last[1] == self._load_epoch and t <= last[2]:
+            return
         gone = (r.latest_start[p] < t) | ~b.alive[r.agent[p]]
         if gone.any():
             r.status[p[gone]] = ABANDONED
             # demand that was never served stays in ``demanded``: it is what access measures
-            self.pending = p[~gone]
+            self.pending = p = p[~gone]
+        first = int(r.latest_start[p].min()) if p.size else self.cal.horizon
+        self.__dict__["_lapse_check"] = (p, self._load_epoch, first)
 
     def _start(self, rows, t, channel, price, site=None) -> None:
         r, b = self.runs, self.buyers
@@ -218,6 +233,8 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         np.add.at(b.value, who, r.gpu_hours[rows] * r.value[rows])
         np.maximum.at(b.largest_block, who, r.gpus[rows])
         self.running = np.concatenate([self.running, rows])
+        if rows.size:
+            self._next_end = min(self._next_end, int((r.start[rows] + r.periods[rows]).min()))
         self.pending = self.pending[r.status[self.pending] == PENDING]
         self.rec.run_started(rows)
 
@@ -242,9 +259,17 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         p = self.pending
         if p.size == 0:
             return
-        who = r.agent[p]
-        fits = (b.pool_busy[who] <= 0) & (self._lent[who] <= 0) & (r.gpus[p] <= b.pool_block[who])
-        rows = self._first_per_owner(p[fits]) if fits.any() else p[:0]
+        # runs whose owner's pool is free and big enough; pools change only with the load epoch
+        last = self.__dict__.get("_pool_fits")
+        if last is None or last[0] is not p or last[1] != self._load_epoch:
+            who = r.agent[p]
+            idx = np.flatnonzero((b.pool_busy[who] <= 0) & (r.gpus[p] <= b.pool_block[who]))
+            last = self.__dict__["_pool_fits"] = (p, self._load_epoch, idx, who[idx])
+        idx, who = last[2], last[3]
+        if idx.size == 0:
+            return
+        fits = idx[self._lent[who] <= 0]
+        rows = self._first_per_owner(p[fits]) if fits.size else p[:0]
         if rows.size:
             self._load_changed()
             r.host[rows] = r.agent[rows]
@@ -276,15 +301,38 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         if rows.size == 0:
             return
         who = r.agent[rows]
-        req = self._run_requests(rows)
-        width = int(r.periods[rows].max())
-        alloc = allocate_blocks(self.ledger.free(t, width), self.sites.site_price, req, self.h)
-        ok = alloc.site >= 0
+        gpus, periods, value = r.gpus[rows], r.periods[rows], r.value[rows]
+        budget = self._run_budget(who)
+        price = self.sites.site_price
+        could = self._placeable(t, gpus, periods, value, budget, price)
         self.waiting_blocked[:] = False
-        self.waiting_blocked[who[~ok]] = True
-        if not ok.any():
+        self.waiting_blocked[who] = True
+        if could.size == 0:
             return
-        self._book_runs(t, rows, alloc, ON_DEMAND)
+        req = BlockRequests(gpus[could], periods[could], value[could], budget[could])
+        alloc = allocate_blocks(self.ledger.free(t, int(req.periods.max())), price, req, self.h)
+        ok = alloc.site >= 0
+        self.waiting_blocked[who[could[ok]]] = False
+        if ok.any():
+            self._book_runs(t, rows[could], alloc, ON_DEMAND)
+
+    def _placeable(self, t, gpus, periods, value, budget, site_price) -> np.ndarray:
+        """Which block requests ``allocate_blocks`` could serve if each were first in line: at
+        some site the price is within the run's value and its owner's budget and the block is
+        free now. The others are left out of the allocation, where they would take nothing
+        (free capacity only shrinks while it runs). Same tests, same arithmetic."""
+        low = site_price.min()
+        block_hours = gpus * periods * self.h
+        rows = np.flatnonzero((low <= value) & (block_hours * low <= budget + 1e-9))
+        if rows.size == 0:
+            return rows
+        p = site_price[None, :]
+        static = (p <= value[rows, None]) & (
+            block_hours[rows, None] * p <= budget[rows, None] + 1e-9
+        )
+        free = self.ledger.free(t, int(periods[rows].max()))
+        avail = np.minimum.accumulate(free, axis=1)[:, periods[rows] - 1].T
+        return rows[(static & (avail >= gpus[rows, None] - 1e-9)).any(axis=1)]
 
     def _takes_on_demand(self, t: int, rows: np.ndarray) -> np.ndarray:
         """The channel rule: a run buys on demand now unless a market it can still wait for
@@ -301,12 +349,20 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
             can_wait = r.latest_start[rows] >= next_session
             keep &= ~(can_wait & (mean + lam * sd < list_price))
         if self.sc.markets.forward.enabled:
-            price = self.forward_price_signal(nearest=True)
+            price = self._forward_signal()
             w = self._fw_window
             next_window = (t // w + 1) * w
             can_wait = r.latest_start[rows] >= next_window
             keep &= ~(can_wait & np.isfinite(price) & (price < list_price))
         return keep
+
+    def _forward_signal(self) -> float:
+        """``forward_price_signal(nearest=True)``, read again only after a forward session."""
+        n = len(self.curve)
+        cached = self.__dict__.get("_forward_signal_of")
+        if cached is None or cached[0] != n:
+            cached = self.__dict__["_forward_signal_of"] = (n, self.forward_price_signal(True))
+        return cached[1]
 
     def _spot_outlook(self, t: int) -> tuple[float, float]:
         """Mean and s.d. of the spot price over the last 30 days (inf before any session)."""
@@ -342,14 +398,14 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         in a pool, a contract starts or ends, a buyer fails, the season turns), so they are
         recomputed then and otherwise accumulated period by period in one step.
         """
-        prof = self.profiles[:, t]
         if t % self._day == 0:
             self._flush_steady()
             self._load_slot(t)
             self._steady_stale = True
-        if self._steady_stale or not np.array_equal(prof, self._steady_prof):
+        if self._steady_stale or self._season[t] != self._steady_season:
             self._flush_steady()
-            self._recompute_steady(prof)
+            self._recompute_steady(self.profiles[:, t])
+            self._steady_season = self._season[t]
         self._steady_periods += 1
         self.rec.period(t)
 
@@ -359,7 +415,6 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         from_pool = np.minimum(want, self._pool_free())
         got = from_pool + self._slot_served + self._spot_served
         self._steady = (want, got)
-        self._steady_prof = prof.copy()
         self._steady_stale = False
         self.rec.steady(want, got, self._slot_paid + self._spot_paid, from_pool + self._lent)
 

@@ -219,44 +219,40 @@ class SpotMixin:
         """
         if self.pending.size == 0:
             return
-        rows, value, gpus, periods, block_hours = self._heads_by_value()
-        # the price and budget tests of ``allocate_blocks`` come first: most waiting runs fail
-        # them, and a run that fails them takes nothing in the allocation. Runs are sorted by
-        # value, so those worth the price are a prefix.
+        rows, value, gpus, periods = self._heads_by_value()
+        # runs are sorted by value, so those worth the price are a prefix (most are not)
         k = int(np.searchsorted(-value, -price, side="right"))
         if k == 0:
             return
-        rows, gpus, periods = rows[:k], gpus[:k], periods[:k]
-        budget = self._run_budget(self.runs.agent[rows])
-        can = block_hours[:k] * price <= budget + 1e-9
-        if not can.any():
-            return
         open_sites = reserve[self.sites.site_provider] <= price + 1e-12
-        if not open_sites.any():
+        rows, value, gpus, periods = rows[:k], value[:k], gpus[:k], periods[:k]
+        budget = self._run_budget(self.runs.agent[rows])
+        could = self._placeable(
+            t, gpus, periods, value, budget, np.where(open_sites, price, np.inf)
+        )
+        if could.size == 0:
             return
-        rows = rows[can]
+        rows = rows[could]
         req = BlockRequests(
-            gpus=gpus[can],
-            periods=periods[can],
-            max_price=value[:k][can],
-            budget=budget[can],
+            gpus=gpus[could],
+            periods=periods[could],
+            max_price=value[could],
+            budget=budget[could],
             eligible=np.broadcast_to(open_sites, (rows.size, open_sites.size)),
         )
-        width = int(req.periods.max())
-        site_price = np.full(open_sites.size, price)
-        alloc = allocate_blocks(self.ledger.free(t, width), site_price, req, self.h)
+        free = self.ledger.free(t, int(req.periods.max()))
+        alloc = allocate_blocks(free, np.full(open_sites.size, price), req, self.h)
         self._book_runs(t, rows, alloc, SPOT)
 
     def _heads_by_value(self) -> tuple[np.ndarray, ...]:
-        """Each waiting owner's first run, highest value first, with its value, GPUs, periods
-        and GPU-hours (kept until ``pending`` changes)."""
+        """Each waiting owner's first run, highest value first, with its value, GPUs and
+        periods (kept until ``pending`` changes)."""
         pending = self.pending
         cached = self.__dict__.get("_heads_by_value_of")
         if cached is None or cached[0] is not pending:
             r = self.runs
             rows = self._first_per_owner(pending)
             rows = rows[np.argsort(-r.value[rows], kind="stable")]
-            gpus, periods = r.gpus[rows], r.periods[rows]
-            cached = (pending, rows, r.value[rows], gpus, periods, gpus * periods * self.h)
+            cached = (pending, rows, r.value[rows], r.gpus[rows], r.periods[rows])
             self.__dict__["_heads_by_value_of"] = cached
         return cached[1:]
