@@ -70,6 +70,26 @@ class CapacityLedger:
         target[:, lo:hi] += delta
         self._free[:, lo:hi] = after
 
+    def reserve_per_site(self, t: int, width: int, gpus: np.ndarray, *, contract: bool) -> None:
+        """Book ``gpus`` [site] at every site for ``[t, t + width)``: ``reserve`` with one window
+        shared by all bookings (the same checks and arithmetic, without building the block)."""
+        lo, hi = min(max(t, 0), self.periods), min(max(t + width, 0), self.periods)
+        if hi <= lo:
+            return
+        delta = gpus[:, None]
+        target = self.contracted if contract else self.in_use
+        after = self.capacity[:, lo:hi] - self.contracted[:, lo:hi] - self.in_use[:, lo:hi] - delta
+        short = after < -self.tol
+        if short.any():
+            bad = (delta > 0) & short
+            if bad.any():
+                s, p = np.argwhere(bad)[0]
+                raise OversoldError(
+                    f"site {s} period {lo + p} would be oversold by {-after[s, p]:.3f} GPUs"
+                )
+        target[:, lo:hi] += delta
+        self._free[:, lo:hi] = after
+
     def release(self, sites, starts, durations, gpus, *, contract: bool) -> None:
         """Give back part of a reservation (a defaulted contract's remaining term)."""
         window = self._window(sites, starts, durations, gpus)

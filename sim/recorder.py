@@ -54,6 +54,9 @@ class Recorder:
         self.orders: list[tuple[np.ndarray, np.ndarray, int]] = []
         self.signed: list[np.ndarray] = []
         self._waiting_of: np.ndarray | None = None
+        self._pools_of = -1  # load epoch the pool totals below are for
+        self._pool_cost = np.zeros(NB)
+        self._pool_held = 0.0
         self._waiting: np.ndarray | float = 0.0
 
     # ---- events ------------------------------------------------------------------------------
@@ -105,16 +108,19 @@ class Recorder:
         """Cache the class totals of steady load; valid until the world marks them stale."""
         w, b = self.w, self.w.buyers
         by_class = np.stack((want, got, paid)) @ self._onehot
-        holders = w.holders
-        pool_cost = np.bincount(
-            b.kind[holders], b.pool_gpus[holders] * w.pool_price[holders] * w.h, NB
-        )
+        if self._pools_of != w._load_epoch:  # pools change only with the load epoch
+            holders = w.holders
+            self._pool_cost = np.bincount(
+                b.kind[holders], b.pool_gpus[holders] * w.pool_price[holders] * w.h, NB
+            )
+            self._pool_held = float(b.pool_gpus[holders].sum())
+            self._pools_of = w._load_epoch
         self._steady = (
             by_class[0],
             by_class[1],
-            by_class[2] + pool_cost,
+            by_class[2] + self._pool_cost,
             float(from_pool.sum()),
-            float(b.pool_gpus[holders].sum()),
+            self._pool_held,
         )
 
     def period(self, t: int) -> None:

@@ -324,6 +324,11 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         low = site_price.min()
         block_hours = gpus * periods * self.h
         rows = np.flatnonzero((low <= value) & (block_hours * low <= budget + 1e-9))
+        return self._fits_now(t, rows, gpus, periods, value, budget, block_hours, site_price)
+
+    def _fits_now(self, t, rows, gpus, periods, value, budget, block_hours, site_price):
+        """The requests among ``rows`` (which pass the tests at the lowest price) that pass them
+        at a site where their block is free now."""
         if rows.size == 0:
             return rows
         p = site_price[None, :]
@@ -404,14 +409,19 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
             self._steady_stale = True
         if self._steady_stale or self._season[t] != self._steady_season:
             self._flush_steady()
-            self._recompute_steady(self.profiles[:, t])
+            self._recompute_steady(t)
             self._steady_season = self._season[t]
         self._steady_periods += 1
         self.rec.period(t)
 
-    def _recompute_steady(self, prof: np.ndarray) -> None:
+    def _recompute_steady(self, t: int) -> None:
         b = self.buyers
-        want = np.where(b.alive, b.base_load * prof[b.kind], 0.0)
+        key = (self._load_epoch, self._season[t])  # steady load is new only when these are
+        cached = self.__dict__.get("_want_of")
+        if cached is None or cached[0] != key:
+            want = np.where(b.alive, b.base_load * self.profiles[b.kind, t], 0.0)
+            cached = self.__dict__["_want_of"] = (key, want)
+        want = cached[1]
         from_pool = np.minimum(want, self._pool_free())
         got = from_pool + self._slot_served + self._spot_served
         self._steady = (want, got)

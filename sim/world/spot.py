@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +33,8 @@ class _Auction:
     holders: np.ndarray
     buy_filled: np.ndarray  # [bidder] GPUs
     cost: np.ndarray  # [bidder] $ for the window
-    sold: np.ndarray  # [site in sites] GPUs sold by providers
+    sold_per_site: np.ndarray  # [site] GPUs sold by providers
+    site_owner: np.ndarray  # [site in sites] provider
     site_revenue: np.ndarray  # [site in sites] $ for the window
     lent: np.ndarray  # [holder] GPUs resold
     income: np.ndarray  # [holder] $ for the window
@@ -42,11 +44,29 @@ class _Auction:
     def same_book(self, length, ask, offer, resale, reserve) -> bool:
         return (
             length == self.length
-            and np.array_equal(offer, self.offer)
-            and np.array_equal(reserve, self.reserve)
-            and np.array_equal(ask, self.ask)
-            and (resale is self.resale or np.array_equal(resale, self.resale))
+            and _same(ask, self.ask)
+            and _same(offer, self.offer)
+            and _same(resale, self.resale)
+            and _same(reserve, self.reserve)
         )
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal arrays (of one shape: a book's orders per buyer, site or provider)."""
+    return a is b or bool((a == b).all())
+
+
+@dataclass(frozen=True)
+class _Heads:
+    """Each waiting owner's first run, highest value first, and what block bids read of it."""
+
+    rows: np.ndarray
+    value: np.ndarray
+    gpus: np.ndarray
+    periods: np.ndarray
+    agent: np.ndarray
+    reserve_cash: np.ndarray  # what the owner keeps back from a run (see ``_run_budget``)
+    block_hours: np.ndarray  # GPU-hours of the block
 
 
 class SpotMixin:
@@ -80,8 +100,8 @@ class SpotMixin:
         ask = np.divide(b.cash, per_gpu, out=np.zeros(len(b)), where=has_value)
         ask = np.minimum(rest, np.maximum(ask, 0.0, out=ask), out=ask)
         site_idle = self.ledger.idle(t, length)
-        reserve = s.energy_cost + (s.fixed_cost if spec.reserve == "owning_cost" else 0.0)
-        if self._strategic.any():
+        reserve = self._spot_reserve()
+        if self._any_strategic:
             bidders = np.flatnonzero(ask > 1e-9)
             site_idle = self._withhold(t, length, site_idle, b.load_value[bidders], ask[bidders])
         last = self._auction
@@ -90,7 +110,7 @@ class SpotMixin:
             last = self._auction = self._clear_spot(length, hours, ask, site_idle, resale, reserve)
             self._spot_served[:] = 0.0
             self._spot_paid[:] = 0.0
-        if not np.isfinite(last.price):
+        if not math.isfinite(last.price):
             self.rec.spot(t, length, last.price, 0.0, 0.0)
             return
         bidders, sites, holders = last.bidders, last.sites, last.holders
@@ -101,8 +121,9 @@ class SpotMixin:
             self._steady_stale = True
         b.cash[bidders] -= last.cost
         b.spend[bidders] += last.cost
-        self.ledger.reserve(sites, t, length, last.sold, contract=False)
-        np.add.at(s.revenue, s.site_provider[sites], last.site_revenue)
+        if sites.size:
+            self.ledger.reserve_per_site(t, length, last.sold_per_site, contract=False)
+        np.add.at(s.revenue, last.site_owner, last.site_revenue)
         if holders.size:
             self._lent[holders] = last.lent
             b.cash[holders] += last.income
@@ -127,6 +148,16 @@ class SpotMixin:
                 resale = spare * 0
             cached = self.__dict__["_spot_load_of"] = (key, rest, resale)
         return cached[1], cached[2]
+
+    def _spot_reserve(self) -> np.ndarray:
+        """Providers' reserve price in the spot auction (their costs do not change)."""
+        cached = self.__dict__.get("_spot_reserve_of")
+        if cached is None:
+            s = self.sites
+            owning = self.sc.markets.spot.reserve == "owning_cost"
+            cached = s.energy_cost + (s.fixed_cost if owning else 0.0)
+            self.__dict__["_spot_reserve_of"] = cached
+        return cached
 
     def _spot_ask_scale(self, hours: float) -> tuple[np.ndarray, np.ndarray]:
         """(value of one GPU for ``hours`` per buyer, which buyers value GPUs at all)."""
@@ -180,13 +211,18 @@ class SpotMixin:
             holders=holders,
             buy_filled=buy_filled,
             cost=buy_payment * hours,
-            sold=sell_filled[:n],
+            sold_per_site=np.bincount(sites, sell_filled[:n], s.site_provider.size),
+            site_owner=s.site_provider[sites],
             site_revenue=sell_revenue[:n] * hours,
             lent=sell_filled[n:],
             income=sell_revenue[n:] * hours,
             bought_gpu_hours=float(buy_filled.sum()) * hours,
             sold_gpu_hours=float(sell_filled[:n].sum()) * hours,
         )
+
+    @property
+    def _any_strategic(self) -> bool:
+        return bool(self._strategic.any())
 
     @property
     def _strategic(self) -> np.ndarray:
@@ -219,40 +255,62 @@ class SpotMixin:
         """
         if self.pending.size == 0:
             return
-        rows, value, gpus, periods = self._heads_by_value()
-        # runs are sorted by value, so those worth the price are a prefix (most are not)
-        k = int(np.searchsorted(-value, -price, side="right"))
+        heads = self._heads_by_value()
+        # what depends only on the waiting runs and the price is kept while neither changes
+        bids = self.__dict__.get("_spot_bids")
+        if bids is None or bids[0] is not heads or bids[1] != price:
+            # runs are sorted by value, so those worth the price are a prefix (most are not)
+            k = int(np.searchsorted(-heads.value, -price, side="right"))
+            open_sites = reserve[self.sites.site_provider] <= price + 1e-12
+            site_price = np.where(open_sites, price, np.inf)
+            low = site_price.min()
+            if not np.isfinite(low):  # no site sells at this price
+                k = 0
+            bids = (heads, price, k, open_sites, site_price, heads.block_hours[:k] * low)
+            self.__dict__["_spot_bids"] = bids
+        _, _, k, open_sites, site_price, cost_at_low = bids
         if k == 0:
             return
-        open_sites = reserve[self.sites.site_provider] <= price + 1e-12
-        rows, value, gpus, periods = rows[:k], value[:k], gpus[:k], periods[:k]
-        budget = self._run_budget(self.runs.agent[rows])
-        could = self._placeable(
-            t, gpus, periods, value, budget, np.where(open_sites, price, np.inf)
-        )
+        budget = np.maximum(self.buyers.cash[heads.agent[:k]] - heads.reserve_cash[:k], 0.0)
+        # the tests of ``allocate_blocks``: price (the prefix), budget, then a free block
+        rows = np.flatnonzero(cost_at_low <= budget + 1e-9)
+        if rows.size == 0:
+            return
+        value, gpus, periods = heads.value[:k], heads.gpus[:k], heads.periods[:k]
+        block_hours = heads.block_hours[:k]
+        could = self._fits_now(t, rows, gpus, periods, value, budget, block_hours, site_price)
         if could.size == 0:
             return
-        rows = rows[could]
+        runs = heads.rows[could]
         req = BlockRequests(
             gpus=gpus[could],
             periods=periods[could],
             max_price=value[could],
             budget=budget[could],
-            eligible=np.broadcast_to(open_sites, (rows.size, open_sites.size)),
+            eligible=np.broadcast_to(open_sites, (runs.size, open_sites.size)),
         )
         free = self.ledger.free(t, int(req.periods.max()))
         alloc = allocate_blocks(free, np.full(open_sites.size, price), req, self.h)
-        self._book_runs(t, rows, alloc, SPOT)
+        self._book_runs(t, runs, alloc, SPOT)
 
-    def _heads_by_value(self) -> tuple[np.ndarray, ...]:
-        """Each waiting owner's first run, highest value first, with its value, GPUs and
-        periods (kept until ``pending`` changes)."""
+    def _heads_by_value(self) -> _Heads:
+        """Each waiting owner's first run, highest value first (kept until ``pending``
+        changes)."""
         pending = self.pending
         cached = self.__dict__.get("_heads_by_value_of")
         if cached is None or cached[0] is not pending:
-            r = self.runs
+            r, b = self.runs, self.buyers
             rows = self._first_per_owner(pending)
             rows = rows[np.argsort(-r.value[rows], kind="stable")]
-            cached = (pending, rows, r.value[rows], r.gpus[rows], r.periods[rows])
-            self.__dict__["_heads_by_value_of"] = cached
-        return cached[1:]
+            gpus, periods, agent = r.gpus[rows], r.periods[rows], r.agent[rows]
+            heads = _Heads(
+                rows=rows,
+                value=r.value[rows],
+                gpus=gpus,
+                periods=periods,
+                agent=agent,
+                reserve_cash=3 * b.burn[agent],
+                block_hours=gpus * periods * self.h,
+            )
+            cached = self.__dict__["_heads_by_value_of"] = (pending, heads)
+        return cached[1]
