@@ -79,9 +79,8 @@ class CapacityLedger:
         delta = gpus[:, None]
         target = self.contracted if contract else self.in_use
         after = self.capacity[:, lo:hi] - self.contracted[:, lo:hi] - self.in_use[:, lo:hi] - delta
-        short = after < -self.tol
-        if short.any():
-            bad = (delta > 0) & short
+        if after.min() < -self.tol:
+            bad = (delta > 0) & (after < -self.tol)
             if bad.any():
                 s, p = np.argwhere(bad)[0]
                 raise OversoldError(
@@ -160,8 +159,8 @@ class CapacityLedger:
         )
         if sites.size == 0:
             return None
-        s0 = np.clip(starts, 0, self.periods).astype(np.int64)
-        s1 = np.clip(starts + durations, 0, self.periods).astype(np.int64)
+        s0 = np.minimum(np.maximum(starts, 0), self.periods).astype(np.int64)
+        s1 = np.minimum(np.maximum(starts + durations, 0), self.periods).astype(np.int64)
         lo, hi = int(s0.min()), int(s1.max())
         if hi <= lo:
             return None

@@ -71,10 +71,11 @@ class Recorder:
         r, w = self.w.runs, self.w
         kind = w.buyers.kind[r.agent[rows]]
         self.run_gpus += sign * np.bincount(kind, r.gpus[rows], NB)
-        od = np.isin(r.channel[rows], (ON_DEMAND, SPOT, FORWARD))  # prepaid, spread over the run
+        channel = r.channel[rows]
+        od = (channel == ON_DEMAND) | (channel == SPOT) | (channel == FORWARD)  # prepaid, spread
         rate = r.gpus[rows] * np.nan_to_num(r.price[rows]) * w.h
         self.run_rate += sign * np.bincount(kind[od], rate[od], NB)
-        self.pool_run_gpus += sign * float(r.gpus[rows][r.channel[rows] == CONTRACT].sum())
+        self.pool_run_gpus += sign * float(r.gpus[rows][channel == CONTRACT].sum())
 
     def forward_defaults(self, who: np.ndarray, shortfall: np.ndarray) -> None:
         self.fw_defaults.append((who.copy(), shortfall.copy()))

@@ -118,12 +118,18 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         for shock in self.sc.shocks:
             if shock.kind == "supply_cut":
                 env.process(self._supply_cut(shock))
+        hourly_spot = self.sc.markets.spot.enabled and self._spot_len == 1
         if self.sc.markets.spot.enabled:
-            env.process(self._every(self._spot_len, self.spot_session))
+            env.process(
+                self._every(self._spot_len, self.spot_session, last=0 if hourly_spot else None)
+            )
         if self.sc.markets.forward.enabled:
             every = self.cal.periods(self.sc.markets.forward.session_days)
             env.process(self._every(every, self.forward_session))
-        env.process(self._every(1, self.session))
+        if hourly_spot:
+            env.process(self._auction_then_session())
+        else:
+            env.process(self._every(1, self.session))
         env.run(until=self.cal.horizon)
         if self.sc.markets.forward.enabled:
             self._settle_deliveries(self.cal.horizon)
@@ -131,12 +137,26 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         self.billing(self.cal.horizon)
         self.ledger.check()
 
-    def _every(self, interval: int, action, first: int = 0):
+    def _every(self, interval: int, action, first: int = 0, last: int | None = None):
         if first:
             yield self.env.timeout(first * interval)
         while True:
             action(int(self.env.now))
+            if last is not None and self.env.now >= last:
+                return
             yield self.env.timeout(interval)
+
+    def _auction_then_session(self):
+        """A spot auction every period: from period 1 on, one process runs it and then the
+        session. The two events would be adjacent in the queue anyway (nothing either does
+        schedules an event for the next period), so the order of events is unchanged; at period
+        0 the processes start in the order they were created, the auction on its own."""
+        self.session(0)
+        while True:
+            yield self.env.timeout(1)
+            t = int(self.env.now)
+            self.spot_session(t)
+            self.session(t)
 
     def session(self, t: int) -> None:
         self._arrivals(t)
@@ -247,8 +267,12 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
             cached = self.__dict__.get("_heads_of")
             if cached is not None and cached[0] is rows:
                 return cached[1]
-        _, first = np.unique(self.runs.agent[rows], return_index=True)
-        heads = rows[np.sort(first)]
+        # first occurrences of each owner: a stable sort keeps rows in priority order per owner
+        agent = self.runs.agent[rows]
+        order = np.argsort(agent, kind="stable")
+        first = np.ones(rows.size, dtype=bool)
+        first[1:] = agent[order[1:]] != agent[order[:-1]]
+        heads = rows[np.sort(order[first])]
         if rows is self.pending:
             heads.flags.writeable = False
             self.__dict__["_heads_of"] = (rows, heads)

@@ -94,7 +94,8 @@ class SpotMixin:
             prof = self.profiles[:, t]
         else:
             prof = self.profiles[:, t : t + length].mean(axis=1)
-        self._lent[:] = 0.0
+        if self._auction is not None and self._auction.holders.size:
+            self._lent[:] = 0.0  # nothing is lent until this auction's resale
         rest, resale = self._spot_load(prof)
         per_gpu, has_value = self._spot_ask_scale(hours)
         ask = np.divide(b.cash, per_gpu, out=np.zeros(len(b)), where=has_value)
@@ -222,7 +223,10 @@ class SpotMixin:
 
     @property
     def _any_strategic(self) -> bool:
-        return bool(self._strategic.any())
+        cached = self.__dict__.get("_any_strategic_of")
+        if cached is None:
+            cached = self.__dict__["_any_strategic_of"] = bool(self._strategic.any())
+        return cached
 
     @property
     def _strategic(self) -> np.ndarray:
