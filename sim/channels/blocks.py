@@ -57,9 +57,11 @@ def allocate_blocks(
     if rows.size == 0:
         return _result(site, price, req, hours_per_period)
     width = int(req.periods[rows].max())
+    # ``free`` is read in place and copied (as floats) only before the first booking that a
+    # later request must see
     free = free[:, :width]
-    own = free.dtype != float  # else ``free`` is copied before the first booking a later
-    if own:  # request must see
+    own = free.dtype != float
+    if own:
         free = free.astype(float)
     gpus, periods = req.gpus[rows], req.periods[rows]
     p = _prices(price, rows)

@@ -360,8 +360,15 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
             block_hours[rows, None] * p <= budget[rows, None] + 1e-9
         )
         free = self.ledger.free(t, int(periods[rows].max()))
+        need = gpus[rows, None] - 1e-9
+        # the block's first period first: a block not free now is not free over its window
+        now = (static & (free[:, 0] >= need)).any(axis=1)
+        if not now.all():
+            rows, static, need = rows[now], static[now], need[now]
+            if rows.size == 0:
+                return rows
         avail = np.minimum.accumulate(free, axis=1)[:, periods[rows] - 1].T
-        return rows[(static & (avail >= gpus[rows, None] - 1e-9)).any(axis=1)]
+        return rows[(static & (avail >= need)).any(axis=1)]
 
     def _takes_on_demand(self, t: int, rows: np.ndarray) -> np.ndarray:
         """The channel rule: a run buys on demand now unless a market it can still wait for
