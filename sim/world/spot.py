@@ -20,7 +20,7 @@ from sim.markets.uniform_price import clear_divisible, uniform_price
 @dataclass(frozen=True)
 class _Auction:
     """One spot auction: its book (what decides the outcome) and its outcome, settled for a
-    window of ``length`` periods (``hours`` hours)."""
+    window of ``length`` periods (money in $ for the whole window)."""
 
     length: int
     ask: np.ndarray  # [buyer] GPUs bid
