@@ -44,6 +44,13 @@ class CapacityLedger:
         out[:, : end - t] = self._free[:, t:end]
         return out
 
+    def idle(self, t: int, width: int) -> np.ndarray:
+        """GPUs per site free in every period of ``[t, t + width)`` (>= 0): what a seller can
+        offer for the whole window."""
+        if width == 1 and t < self.periods:
+            return np.maximum(self._free[:, t], 0.0)
+        return np.maximum(self.free(t, width).min(axis=1), 0.0)
+
     def reserve(self, sites, starts, durations, gpus, *, contract: bool) -> None:
         """Book ``gpus`` at ``sites`` for ``[start, start + duration)``, all-or-nothing."""
         window = self._window(sites, starts, durations, gpus)
@@ -52,12 +59,33 @@ class CapacityLedger:
         lo, hi, delta = window
         target = self.contracted if contract else self.in_use
         after = self.capacity[:, lo:hi] - self.contracted[:, lo:hi] - self.in_use[:, lo:hi] - delta
-        bad = (delta > 0) & (after < -self.tol)
-        if np.any(bad):
-            s, p = np.argwhere(bad)[0]
-            raise OversoldError(
-                f"site {s} period {lo + p} would be oversold by {-after[s, p]:.3f} GPUs"
-            )
+        short = after < -self.tol
+        if short.any():
+            bad = (delta > 0) & short
+            if bad.any():
+                s, p = np.argwhere(bad)[0]
+                raise OversoldError(
+                    f"site {s} period {lo + p} would be oversold by {-after[s, p]:.3f} GPUs"
+                )
+        target[:, lo:hi] += delta
+        self._free[:, lo:hi] = after
+
+    def reserve_per_site(self, t: int, width: int, gpus: np.ndarray, *, contract: bool) -> None:
+        """Book ``gpus`` [site] at every site for ``[t, t + width)``: ``reserve`` with one window
+        shared by all bookings (the same checks and arithmetic, without building the block)."""
+        lo, hi = min(max(t, 0), self.periods), min(max(t + width, 0), self.periods)
+        if hi <= lo:
+            return
+        delta = gpus[:, None]
+        target = self.contracted if contract else self.in_use
+        after = self.capacity[:, lo:hi] - self.contracted[:, lo:hi] - self.in_use[:, lo:hi] - delta
+        if after.min() < -self.tol:
+            bad = (delta > 0) & (after < -self.tol)
+            if bad.any():
+                s, p = np.argwhere(bad)[0]
+                raise OversoldError(
+                    f"site {s} period {lo + p} would be oversold by {-after[s, p]:.3f} GPUs"
+                )
         target[:, lo:hi] += delta
         self._free[:, lo:hi] = after
 
@@ -108,14 +136,31 @@ class CapacityLedger:
         )
 
     def _window(self, sites, starts, durations, gpus):
-        """Bookings as a dense [site, period] block over the smallest window that holds them."""
+        """Bookings as a dense [site, period] block over the smallest window that holds them.
+
+        When every booking shares one window (a spot sale, an on-demand slot) the block is one
+        column of per-site totals broadcast over the window, which is what the general
+        difference-and-cumulative-sum gives, without building it."""
+        if isinstance(starts, int | np.integer) and isinstance(durations, int | np.integer):
+            sites = np.asarray(sites).reshape(-1)
+            if sites.size == 0:
+                return None
+            lo = min(max(int(starts), 0), self.periods)
+            hi = min(max(int(starts + durations), 0), self.periods)
+            if hi <= lo:
+                return None
+            gpus = np.asarray(gpus, dtype=float)
+            if gpus.ndim == 0:
+                gpus = np.full(sites.size, float(gpus))
+            per_site = np.bincount(sites.astype(np.int64, copy=False), gpus, self.sites)
+            return lo, hi, per_site[:, None]
         sites, starts, durations, gpus = (
             np.atleast_1d(np.asarray(a)) for a in (sites, starts, durations, gpus)
         )
         if sites.size == 0:
             return None
-        s0 = np.clip(starts, 0, self.periods).astype(np.int64)
-        s1 = np.clip(starts + durations, 0, self.periods).astype(np.int64)
+        s0 = np.minimum(np.maximum(starts, 0), self.periods).astype(np.int64)
+        s1 = np.minimum(np.maximum(starts + durations, 0), self.periods).astype(np.int64)
         lo, hi = int(s0.min()), int(s1.max())
         if hi <= lo:
             return None

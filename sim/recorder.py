@@ -61,6 +61,11 @@ class Recorder:
         self.fw_index: dict[int, float] = {}  # idle GPUs strategic providers kept out of the spot
         self.orders: list[tuple[np.ndarray, np.ndarray, int]] = []
         self.signed: list[np.ndarray] = []
+        self._waiting_of: np.ndarray | None = None
+        self._pools_of = -1  # load epoch the pool totals below are for
+        self._pool_cost = np.zeros(NB)
+        self._pool_held = 0.0
+        self._waiting: np.ndarray | float = 0.0
 
     # ---- events ------------------------------------------------------------------------------
 
@@ -74,10 +79,11 @@ class Recorder:
         r, w = self.w.runs, self.w
         kind = w.buyers.kind[r.agent[rows]]
         self.run_gpus += sign * np.bincount(kind, r.gpus[rows], NB)
-        od = np.isin(r.channel[rows], (ON_DEMAND, SPOT, FORWARD))  # prepaid, spread over the run
+        channel = r.channel[rows]
+        od = (channel == ON_DEMAND) | (channel == SPOT) | (channel == FORWARD)  # prepaid, spread
         rate = r.gpus[rows] * np.nan_to_num(r.price[rows]) * w.h
         self.run_rate += sign * np.bincount(kind[od], rate[od], NB)
-        self.pool_run_gpus += sign * float(r.gpus[rows][r.channel[rows] == CONTRACT].sum())
+        self.pool_run_gpus += sign * float(r.gpus[rows][channel == CONTRACT].sum())
 
     def forward_defaults(self, who: np.ndarray, shortfall: np.ndarray) -> None:
         self.fw_defaults.append((who.copy(), shortfall.copy()))
@@ -111,23 +117,29 @@ class Recorder:
         """Cache the class totals of steady load; valid until the world marks them stale."""
         w, b = self.w, self.w.buyers
         by_class = np.stack((want, got, paid)) @ self._onehot
-        holders = w.holders
-        pool_cost = np.bincount(
-            b.kind[holders], b.pool_gpus[holders] * w.pool_price[holders] * w.h, NB
-        )
+        if self._pools_of != w._load_epoch:  # pools change only with the load epoch
+            holders = w.holders
+            self._pool_cost = np.bincount(
+                b.kind[holders], b.pool_gpus[holders] * w.pool_price[holders] * w.h, NB
+            )
+            self._pool_held = float(b.pool_gpus[holders].sum())
+            self._pools_of = w._load_epoch
         self._steady = (
             by_class[0],
             by_class[1],
-            by_class[2] + pool_cost,
+            by_class[2] + self._pool_cost,
             float(from_pool.sum()),
-            float(b.pool_gpus[holders].sum()),
+            self._pool_held,
         )
 
     def period(self, t: int) -> None:
         w, b, r = self.w, self.w.buyers, self.w.runs
         want, got, spend, from_pool, held = self._steady
         p = w.pending
-        waiting = np.bincount(b.kind[r.agent[p]], r.gpus[p], NB) if p.size else 0.0
+        if self._waiting_of is not p:  # GPUs of waiting runs, by class: only new when they are
+            self._waiting = np.bincount(b.kind[r.agent[p]], r.gpus[p], NB) if p.size else 0.0
+            self._waiting_of = p
+        waiting = self._waiting
         self.demand[t] = want + waiting + self.run_gpus
         self.served[t] = got + self.run_gpus
         self.spend[t] = self.run_rate + spend

@@ -145,7 +145,9 @@ def test_runs_never_bid_forward_above_their_spot_alternative(tiny_path, monkeypa
     def spy(t, starts):
         rows, product, lots, limit, cover = bids(t, starts)
         cap = np.array([world._spot_alternative(t, s) for s in starts])[product]
-        seen.append((limit.size, bool((limit <= cap + 1e-12).all()), float(cap.min(initial=np.inf))))
+        seen.append(
+            (limit.size, bool((limit <= cap + 1e-12).all()), float(cap.min(initial=np.inf)))
+        )
         # each run's strip covers its whole length, window by window
         covered = np.bincount(rows, cover, world.runs.periods.size)[rows]
         assert np.array_equal(covered, world.runs.periods[rows])

@@ -57,7 +57,12 @@ def allocate_blocks(
     if rows.size == 0:
         return _result(site, price, req, hours_per_period)
     width = int(req.periods[rows].max())
-    free = np.array(free[:, :width], dtype=float)
+    # ``free`` is read in place and copied (as floats) only before the first booking that a
+    # later request must see
+    free = free[:, :width]
+    own = free.dtype != float
+    if own:
+        free = free.astype(float)
     gpus, periods = req.gpus[rows], req.periods[rows]
     p = _prices(price, rows)
     # price, budget and eligibility do not change while the session runs; only free capacity does
@@ -83,11 +88,14 @@ def allocate_blocks(
         stop = int(np.argmin(fits)) if not fits.all() else todo.size
         accepted, sites = todo[:stop], choice[:stop]
         site[rows[accepted]] = sites
-        changed = _book(free, sites, periods[accepted], gpus[accepted])
         todo = todo[stop:]
-        if todo.size and changed.size:
-            window[changed] = np.minimum.accumulate(free[changed], axis=1)
-            avail[np.ix_(todo, changed)] = window[changed][:, periods[todo] - 1].T
+        if todo.size:
+            if not own:
+                free, own = np.array(free, dtype=float), True
+            changed = _book(free, sites, periods[accepted], gpus[accepted])
+            if changed.size:
+                window[changed] = np.minimum.accumulate(free[changed], axis=1)
+                avail[np.ix_(todo, changed)] = window[changed][:, periods[todo] - 1].T
     return _result(site, price, req, hours_per_period)
 
 

@@ -185,7 +185,7 @@ class ContractingMixin:
     def _pool_changed(self, holders: np.ndarray) -> None:
         """Recompute pool size, largest single contract and average price for ``holders``."""
         b, bk = self.buyers, self.book
-        self._steady_stale = True
+        self._load_changed()
         holders = np.unique(holders)
         live = bk.live()
         mine = live[np.isin(bk.holder[live], holders)]
@@ -231,7 +231,7 @@ class ContractingMixin:
             return
         dead = run[in_pool]
         r.status[dead] = KILLED
-        self._steady_stale = True
+        self._load_changed()
         np.subtract.at(b.pool_busy, r.host[dead], r.gpus[dead])
         self.running = run[~in_pool]
         self.rec.run_ended(dead)

@@ -55,6 +55,9 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         self.sites, self.provider_specs = build_sites(scenario, component_rng(seed, "sites"))
         self.buyers: Buyers = build_buyers(scenario, component_rng(seed, "buyers"))
         self.profiles = demand_profiles(scenario, self.cal)
+        # the season's segments: the profile changes exactly where the segment number does
+        turns = np.any(self.profiles[:, 1:] != self.profiles[:, :-1], axis=0)
+        self._season = np.concatenate([[0], np.cumsum(turns)])
         self.runs = generate_runs(
             scenario, self.cal, self.buyers, self.profiles, component_rng(seed, "runs")
         )
@@ -67,6 +70,7 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         self._next_run = 0
         # waiting runs are re-examined only when something could have made room for them
         self._recheck = True
+        self._next_end = np.inf  # no running run ends before this period
         self.waiting_blocked = np.zeros(len(self.buyers), dtype=bool)
         self.pool_price = np.zeros(len(self.buyers))  # $/GPU-h, GPU-weighted over live contracts
         self.holders = np.zeros(0, dtype=np.int64)  # buyers holding contracted capacity now
@@ -115,12 +119,21 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         for shock in self.sc.shocks:
             if shock.kind == "supply_cut":
                 env.process(self._supply_cut(shock))
+        hourly_spot = self.sc.markets.spot.enabled and self._spot_len == 1
         if self.sc.markets.spot.enabled:
-            env.process(self._every(self._spot_len, self.spot_session))
-        if self.sc.markets.forward.enabled:
-            every = self.cal.periods(self.sc.markets.forward.session_days)
+            env.process(
+                self._every(self._spot_len, self.spot_session, last=0 if hourly_spot else None)
+            )
+        # a forward session every period runs between the auction and the session; one every
+        # few periods runs before both (its event was queued first)
+        every = self.cal.periods(self.sc.markets.forward.session_days)
+        forward_inside = hourly_spot and self.sc.markets.forward.enabled and every == 1
+        if self.sc.markets.forward.enabled and not forward_inside:
             env.process(self._every(every, self.forward_session))
-        env.process(self._every(1, self.session))
+        if hourly_spot:
+            env.process(self._auction_then_session(forward_inside))
+        else:
+            env.process(self._every(1, self.session))
         env.run(until=self.cal.horizon)
         if self.sc.markets.forward.enabled:
             self._settle_deliveries(self.cal.horizon)
@@ -128,12 +141,31 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         self.billing(self.cal.horizon)
         self.ledger.check()
 
-    def _every(self, interval: int, action, first: int = 0):
+    def _every(self, interval: int, action, first: int = 0, last: int | None = None):
         if first:
             yield self.env.timeout(first * interval)
         while True:
             action(int(self.env.now))
+            if last is not None and self.env.now >= last:
+                return
             yield self.env.timeout(interval)
+
+    def _auction_then_session(self, forward: bool = False):
+        """A spot auction every period: from period 1 on, one process runs it and then the
+        session (with ``forward``, a forward session between them, as when each had its own
+        process). The events would be adjacent in the queue anyway (nothing any of them does
+        schedules an event for the next period), so the order of events is unchanged; at period
+        0 the processes start in the order they were created, the auction on its own."""
+        if forward:
+            self.forward_session(0)
+        self.session(0)
+        while True:
+            yield self.env.timeout(1)
+            t = int(self.env.now)
+            self.spot_session(t)
+            if forward:
+                self.forward_session(t)
+            self.session(t)
 
     def session(self, t: int) -> None:
         self._arrivals(t)
@@ -154,10 +186,20 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
     _slot_paid = np.zeros(0)
     _steady_periods = 0
     _steady_stale = True
-    _steady_prof = np.zeros(0)
+    _steady_season = -1  # season segment steady load was last computed for
+    _load_epoch = 0  # counts changes to buyers' steady load or pools (see ``_load_changed``)
+
+    def _load_changed(self) -> None:
+        """Something changed a buyer's steady load or contract pool (``alive``, ``base_load``,
+        ``pool_gpus``, ``pool_busy``, ``public_gpus``): steady load is recomputed, and so is
+        what the next spot auction derives from it."""
+        self._steady_stale = True
+        self._load_epoch += 1
 
     def _arrivals(self, t: int) -> None:
         r, b = self.runs, self.buyers
+        if self._next_run >= r.arrival.size or r.arrival[self._next_run] > t:
+            return  # arrivals are sorted: nothing new yet
         hi = int(np.searchsorted(r.arrival, t, side="right"))
         new = np.arange(self._next_run, hi)
         self._next_run = hi
@@ -173,14 +215,16 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
 
     def _completions(self, t: int) -> None:
         r, b = self.runs, self.buyers
-        if self.running.size == 0:
+        if self.running.size == 0 or t < self._next_end:
             return
-        done = r.start[self.running] + r.periods[self.running] <= t
+        end = r.start[self.running] + r.periods[self.running]
+        done = end <= t
+        self._next_end = end[~done].min() if not done.all() else np.inf
         if not done.any():
             return
         fin, self.running = self.running[done], self.running[~done]
         self._recheck = True
-        self._steady_stale = True
+        self._load_changed()
         r.status[fin] = COMPLETED
         self.rec.run_ended(fin)
         who = r.agent[fin]
@@ -194,11 +238,18 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
     def _drop_lapsed(self, t: int) -> None:
         r, b = self.runs, self.buyers
         p = self.pending
+        # owners only die with a load change; until then, and while the waiting runs are the
+        # same, none lapses before the earliest latest start among them
+        last = self.__dict__.get("_lapse_check")
+        if last is not None and last[0] is p and last[1] == self._load_epoch and t <= last[2]:
+            return
         gone = (r.latest_start[p] < t) | ~b.alive[r.agent[p]]
         if gone.any():
             r.status[p[gone]] = ABANDONED
             # demand that was never served stays in ``demanded``: it is what access measures
-            self.pending = p[~gone]
+            self.pending = p = p[~gone]
+        first = int(r.latest_start[p].min()) if p.size else self.cal.horizon
+        self.__dict__["_lapse_check"] = (p, self._load_epoch, first)
 
     def _start(self, rows, t, channel, price, site=None) -> None:
         r, b = self.runs, self.buyers
@@ -213,24 +264,49 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         np.add.at(b.value, who, r.gpu_hours[rows] * r.value[rows])
         np.maximum.at(b.largest_block, who, r.gpus[rows])
         self.running = np.concatenate([self.running, rows])
+        if rows.size:
+            self._next_end = min(self._next_end, int((r.start[rows] + r.periods[rows]).min()))
         self.pending = self.pending[r.status[self.pending] == PENDING]
         self.rec.run_started(rows)
 
     def _first_per_owner(self, rows: np.ndarray) -> np.ndarray:
-        """The highest-priority run of each owner among ``rows`` (rows are in priority order)."""
-        _, first = np.unique(self.runs.agent[rows], return_index=True)
-        return rows[np.sort(first)]
+        """The highest-priority run of each owner among ``rows`` (rows are in priority order).
+
+        For ``self.pending`` the answer is kept until ``pending`` is replaced (it always is when
+        it changes), since several channels ask for it every period."""
+        if rows is self.pending:
+            cached = self.__dict__.get("_heads_of")
+            if cached is not None and cached[0] is rows:
+                return cached[1]
+        # first occurrences of each owner: a stable sort keeps rows in priority order per owner
+        agent = self.runs.agent[rows]
+        order = np.argsort(agent, kind="stable")
+        first = np.ones(rows.size, dtype=bool)
+        first[1:] = agent[order[1:]] != agent[order[:-1]]
+        heads = rows[np.sort(order[first])]
+        if rows is self.pending:
+            heads.flags.writeable = False
+            self.__dict__["_heads_of"] = (rows, heads)
+        return heads
 
     def _start_in_pools(self, t: int) -> None:
         r, b = self.runs, self.buyers
         p = self.pending
         if p.size == 0:
             return
-        who = r.agent[p]
-        fits = (b.pool_busy[who] <= 0) & (self._lent[who] <= 0) & (r.gpus[p] <= b.pool_block[who])
-        rows = self._first_per_owner(p[fits]) if fits.any() else p[:0]
+        # runs whose owner's pool is free and big enough; pools change only with the load epoch
+        last = self.__dict__.get("_pool_fits")
+        if last is None or last[0] is not p or last[1] != self._load_epoch:
+            who = r.agent[p]
+            idx = np.flatnonzero((b.pool_busy[who] <= 0) & (r.gpus[p] <= b.pool_block[who]))
+            last = self.__dict__["_pool_fits"] = (p, self._load_epoch, idx, who[idx])
+        idx, who = last[2], last[3]
+        if idx.size == 0:
+            return
+        fits = idx[self._lent[who] <= 0]
+        rows = self._first_per_owner(p[fits]) if fits.size else p[:0]
         if rows.size:
-            self._steady_stale = True
+            self._load_changed()
             r.host[rows] = r.agent[rows]
             np.add.at(b.pool_busy, r.agent[rows], r.gpus[rows])
             self._start(rows, t, CONTRACT, self.pool_price[r.agent[rows]])
@@ -260,15 +336,50 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         if rows.size == 0:
             return
         who = r.agent[rows]
-        req = self._run_requests(rows)
-        width = int(r.periods[rows].max())
-        alloc = allocate_blocks(self.ledger.free(t, width), self.sites.site_price, req, self.h)
-        ok = alloc.site >= 0
+        gpus, periods, value = r.gpus[rows], r.periods[rows], r.value[rows]
+        budget = self._run_budget(who)
+        price = self.sites.site_price
+        could = self._placeable(t, gpus, periods, value, budget, price)
         self.waiting_blocked[:] = False
-        self.waiting_blocked[who[~ok]] = True
-        if not ok.any():
+        self.waiting_blocked[who] = True
+        if could.size == 0:
             return
-        self._book_runs(t, rows, alloc, ON_DEMAND)
+        req = BlockRequests(gpus[could], periods[could], value[could], budget[could])
+        alloc = allocate_blocks(self.ledger.free(t, int(req.periods.max())), price, req, self.h)
+        ok = alloc.site >= 0
+        self.waiting_blocked[who[could[ok]]] = False
+        if ok.any():
+            self._book_runs(t, rows[could], alloc, ON_DEMAND)
+
+    def _placeable(self, t, gpus, periods, value, budget, site_price) -> np.ndarray:
+        """Which block requests ``allocate_blocks`` could serve if each were first in line: at
+        some site the price is within the run's value and its owner's budget and the block is
+        free now. The others are left out of the allocation, where they would take nothing
+        (free capacity only shrinks while it runs). Same tests, same arithmetic."""
+        low = site_price.min()
+        block_hours = gpus * periods * self.h
+        rows = np.flatnonzero((low <= value) & (block_hours * low <= budget + 1e-9))
+        return self._fits_now(t, rows, gpus, periods, value, budget, block_hours, site_price)
+
+    def _fits_now(self, t, rows, gpus, periods, value, budget, block_hours, site_price):
+        """The requests among ``rows`` (which pass the tests at the lowest price) that pass them
+        at a site where their block is free now."""
+        if rows.size == 0:
+            return rows
+        p = site_price[None, :]
+        static = (p <= value[rows, None]) & (
+            block_hours[rows, None] * p <= budget[rows, None] + 1e-9
+        )
+        free = self.ledger.free(t, int(periods[rows].max()))
+        need = gpus[rows, None] - 1e-9
+        # the block's first period first: a block not free now is not free over its window
+        now = (static & (free[:, 0] >= need)).any(axis=1)
+        if not now.all():
+            rows, static, need = rows[now], static[now], need[now]
+            if rows.size == 0:
+                return rows
+        avail = np.minimum.accumulate(free, axis=1)[:, periods[rows] - 1].T
+        return rows[(static & (avail >= need)).any(axis=1)]
 
     def _takes_on_demand(self, t: int, rows: np.ndarray) -> np.ndarray:
         """The channel rule: a run buys on demand now unless a market it can still wait for
@@ -285,12 +396,20 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
             can_wait = r.latest_start[rows] >= next_session
             keep &= ~(can_wait & (mean + lam * sd < list_price))
         if self.sc.markets.forward.enabled:
-            price = self.forward_price_signal(nearest=True)
+            price = self._forward_signal()
             w = self._fw_window
             next_window = (t // w + 1) * w
             can_wait = r.latest_start[rows] >= next_window
             keep &= ~(can_wait & np.isfinite(price) & (price < list_price))
         return keep
+
+    def _forward_signal(self) -> float:
+        """``forward_price_signal(nearest=True)``, read again only after a forward session."""
+        n = len(self.curve)
+        cached = self.__dict__.get("_forward_signal_of")
+        if cached is None or cached[0] != n:
+            cached = self.__dict__["_forward_signal_of"] = (n, self.forward_price_signal(True))
+        return cached[1]
 
     def _spot_outlook(self, t: int) -> tuple[float, float]:
         """Mean and s.d. of the spot price over the last 30 days (inf before any session)."""
@@ -326,24 +445,28 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         in a pool, a contract starts or ends, a buyer fails, the season turns), so they are
         recomputed then and otherwise accumulated period by period in one step.
         """
-        prof = self.profiles[:, t]
         if t % self._day == 0:
             self._flush_steady()
             self._load_slot(t)
             self._steady_stale = True
-        if self._steady_stale or not np.array_equal(prof, self._steady_prof):
+        if self._steady_stale or self._season[t] != self._steady_season:
             self._flush_steady()
-            self._recompute_steady(prof)
+            self._recompute_steady(t)
+            self._steady_season = self._season[t]
         self._steady_periods += 1
         self.rec.period(t)
 
-    def _recompute_steady(self, prof: np.ndarray) -> None:
+    def _recompute_steady(self, t: int) -> None:
         b = self.buyers
-        want = np.where(b.alive, b.base_load * prof[b.kind], 0.0)
+        key = (self._load_epoch, self._season[t])  # steady load is new only when these are
+        cached = self.__dict__.get("_want_of")
+        if cached is None or cached[0] != key:
+            want = np.where(b.alive, b.base_load * self.profiles[b.kind, t], 0.0)
+            cached = self.__dict__["_want_of"] = (key, want)
+        want = cached[1]
         from_pool = np.minimum(want, self._pool_free())
         got = from_pool + self._slot_served + self._spot_served
         self._steady = (want, got)
-        self._steady_prof = prof.copy()
         self._steady_stale = False
         self.rec.steady(want, got, self._slot_paid + self._spot_paid, from_pool + self._lent)
 
@@ -377,7 +500,7 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         rest = np.maximum(rest, 0.0)
         if not rest.any():
             return
-        site_idle = np.maximum(self.ledger.free(t, slot).min(axis=1), 0.0)
+        site_idle = self.ledger.idle(t, slot)
         prov_idle = np.bincount(s.site_provider, weights=site_idle, minlength=s.list_price.size)
         svc = serve_load(rest, b.load_value, b.cash, s.list_price, prov_idle, self.h * slot)
         b.cash -= svc.paid

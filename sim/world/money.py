@@ -42,7 +42,7 @@ class MoneyMixin:
             return
         b.alive[who] = False
         self._recheck = True
-        self._steady_stale = True
+        self._load_changed()
         live = bk.live()
         gone = live[np.isin(bk.holder[live], who)]
         if gone.size:

@@ -69,7 +69,7 @@ class ProgrammeMixin:
             grants = min(order.size, int(room // spec.grant_gpus))
             b.public_gpus[order[:grants]] = spec.grant_gpus
             b.pool_busy[i] += grants * spec.grant_gpus  # granted capacity is not the programme's
-        self._steady_stale = True
+        self._load_changed()
         self._recheck = True
 
     def _start_public(self, t: int) -> None:
@@ -92,7 +92,7 @@ class ProgrammeMixin:
         rows = np.asarray(take)
         r.host[rows] = i
         b.pool_busy[i] += r.gpus[rows].sum()
-        self._steady_stale = True
+        self._load_changed()
         self._start(rows, t, PUBLIC_CHANNEL, np.zeros(rows.size))
 
     # ---- buying through the forward market --------------------------------------------------

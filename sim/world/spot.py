@@ -2,19 +2,78 @@
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
 
-from sim.channels.blocks import allocate_blocks
+from sim.channels.blocks import BlockRequests, allocate_blocks
 from sim.channels.withholding import linear_inverse_demand, strategic_offers
 from sim.demand import (
     SPOT,
 )
 from sim.markets.orders import OrderBook
 from sim.markets.registry import MECHANISMS
+from sim.markets.uniform_price import clear_divisible, uniform_price
+
+
+@dataclass(frozen=True)
+class _Auction:
+    """One spot auction: its book (what decides the outcome) and its outcome, settled for a
+    window of ``length`` periods (money in $ for the whole window)."""
+
+    length: int
+    ask: np.ndarray  # [buyer] GPUs bid
+    offer: np.ndarray  # [site] GPUs offered, after withholding
+    resale: np.ndarray  # [buyer] contracted GPUs offered
+    reserve: np.ndarray  # [provider] reserve price
+    price: float
+    bidders: np.ndarray
+    sites: np.ndarray
+    holders: np.ndarray
+    buy_filled: np.ndarray  # [bidder] GPUs
+    cost: np.ndarray  # [bidder] $ for the window
+    sold_per_site: np.ndarray  # [site] GPUs sold by providers
+    site_owner: np.ndarray  # [site in sites] provider
+    site_revenue: np.ndarray  # [site in sites] $ for the window
+    lent: np.ndarray  # [holder] GPUs resold
+    income: np.ndarray  # [holder] $ for the window
+    bought_gpu_hours: float
+    sold_gpu_hours: float  # by providers
+
+    def same_book(self, length, ask, offer, resale, reserve) -> bool:
+        return (
+            length == self.length
+            and _same(ask, self.ask)
+            and _same(offer, self.offer)
+            and _same(resale, self.resale)
+            and _same(reserve, self.reserve)
+        )
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal arrays (of one shape: a book's orders per buyer, site or provider)."""
+    return a is b or bool((a == b).all())
+
+
+@dataclass(frozen=True)
+class _Heads:
+    """Each waiting owner's first run, highest value first, and what block bids read of it."""
+
+    rows: np.ndarray
+    value: np.ndarray
+    gpus: np.ndarray
+    periods: np.ndarray
+    agent: np.ndarray
+    reserve_cash: np.ndarray  # what the owner keeps back from a run (see ``_run_budget``)
+    block_hours: np.ndarray  # GPU-hours of the block
 
 
 class SpotMixin:
     """Methods of :class:`sim.world.World` (spot); they use the world's state."""
+
+    _auction: _Auction | None = None  # the last auction, reused while its book stays the same
+    _ask_scale: tuple[float, np.ndarray, np.ndarray] | None = None
 
     def spot_session(self, t: int) -> None:
         """A uniform-price call auction for capacity over the window until the next auction.
@@ -23,63 +82,165 @@ class SpotMixin:
         at their limit) at their value; providers offer capacity idle over the whole window at
         their reserve; with resale on, contract holders offer the pool GPUs they will not use at
         a reserve of zero (the contract is paid whatever happens). Fills last the whole window.
+
+        With frequent auctions the book often repeats (nothing happened since the last one that
+        changes what anyone bids or offers); the clearing is then not run again, since a
+        mechanism is a pure function of its book.
         """
         b, s, spec = self.buyers, self.sites, self.sc.markets.spot
         length = min(self._spot_len, self.cal.horizon - t)
         hours = length * self.h
-        prof = self.profiles[:, t : t + length].mean(axis=1)
-        want = np.where(b.alive, b.base_load * prof[b.kind], 0.0)
-        self._lent[:] = 0.0
-        spare = self._pool_free()
-        rest = want - np.minimum(want, spare)
-        ask = np.divide(b.cash, b.load_value * hours, out=np.zeros(len(b)), where=b.load_value > 0)
-        ask = np.minimum(rest, np.maximum(ask, 0.0))
-        bidders = np.flatnonzero(ask > 1e-9)
-        site_idle = np.maximum(self.ledger.free(t, length).min(axis=1), 0.0)
-        reserve = s.energy_cost + (s.fixed_cost if spec.reserve == "owning_cost" else 0.0)
-        site_idle = self._withhold(t, length, site_idle, b.load_value[bidders], ask[bidders])
-        sites = np.flatnonzero(site_idle > 1e-9)
-        resale = np.maximum(spare - want, 0.0) if self.sc.markets.contracts.resale else spare * 0
-        holders = np.flatnonzero(resale > 1e-9)
-        book = OrderBook(
-            buy_qty=ask[bidders],
-            buy_limit=b.load_value[bidders],
-            sell_qty=np.concatenate([site_idle[sites], resale[holders]]),
-            sell_reserve=np.concatenate([reserve[s.site_provider[sites]], np.zeros(holders.size)]),
-        )
-        res = MECHANISMS[spec.mechanism](book)
-        price = float(res.price[0]) if res.price.size else float("nan")
-        self._spot_served[:] = 0.0
-        self._spot_paid[:] = 0.0
-        if not np.isfinite(price):
-            self.rec.spot(t, length, price, 0.0, 0.0)
+        if length == 1:
+            prof = self.profiles[:, t]
+        else:
+            prof = self.profiles[:, t : t + length].mean(axis=1)
+        if self._auction is not None and self._auction.holders.size:
+            self._lent[:] = 0.0  # nothing is lent until this auction's resale
+        rest, resale = self._spot_load(prof)
+        per_gpu, has_value = self._spot_ask_scale(hours)
+        ask = np.divide(b.cash, per_gpu, out=np.zeros(len(b)), where=has_value)
+        ask = np.minimum(rest, np.maximum(ask, 0.0, out=ask), out=ask)
+        site_idle = self.ledger.idle(t, length)
+        reserve = self._spot_reserve()
+        if self._any_strategic:
+            bidders = np.flatnonzero(ask > 1e-9)
+            site_idle = self._withhold(t, length, site_idle, b.load_value[bidders], ask[bidders])
+        last = self._auction
+        changed = last is None or not last.same_book(length, ask, site_idle, resale, reserve)
+        if changed:
+            last = self._auction = self._clear_spot(length, hours, ask, site_idle, resale, reserve)
+            self._spot_served[:] = 0.0
+            self._spot_paid[:] = 0.0
+        if not math.isfinite(last.price):
+            self.rec.spot(t, length, last.price, 0.0, 0.0)
             return
-        cost = res.buy_payment * hours
-        self._spot_served[bidders] = res.buy_filled
-        self._spot_paid[bidders] = cost / length
-        b.cash[bidders] -= cost
-        b.spend[bidders] += cost
-        sold_sites = res.sell_filled[: sites.size]
-        self.ledger.reserve(sites, t, length, sold_sites, contract=False)
-        np.add.at(s.revenue, s.site_provider[sites], res.sell_revenue[: sites.size] * hours)
-        lent = res.sell_filled[sites.size :]
-        income = res.sell_revenue[sites.size :] * hours
-        self._lent[holders] = lent
-        b.cash[holders] += income
-        self.resale_income[holders] += income
-        self._steady_stale = True
-        self.rec.spot(
-            t, length, price, float(res.buy_filled.sum()) * hours, float(sold_sites.sum()) * hours
-        )
+        bidders, sites, holders = last.bidders, last.sites, last.holders
+        if changed:
+            # what buyers get from the spot changed: steady load is recomputed
+            self._spot_served[bidders] = last.buy_filled
+            self._spot_paid[bidders] = last.cost / length
+            self._steady_stale = True
+        b.cash[bidders] -= last.cost
+        b.spend[bidders] += last.cost
+        if sites.size:
+            self.ledger.reserve_per_site(t, length, last.sold_per_site, contract=False)
+        np.add.at(s.revenue, last.site_owner, last.site_revenue)
+        if holders.size:
+            self._lent[holders] = last.lent
+            b.cash[holders] += last.income
+            self.resale_income[holders] += last.income
+        self.rec.spot(t, length, last.price, last.bought_gpu_hours, last.sold_gpu_hours)
         if spec.block_bids:
-            self._spot_blocks(t, price, reserve[s.site_provider] <= price + 1e-12)
+            self._spot_blocks(t, last.price, reserve)
+
+    def _spot_load(self, prof: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(steady load each buyer's pool does not cover, pool GPUs it does not need), with no
+        pool GPUs lent out; kept until a buyer's load or pool or the season changes."""
+        key = (self._load_epoch, prof.tobytes())
+        cached = self.__dict__.get("_spot_load_of")
+        if cached is None or cached[0] != key:
+            b = self.buyers
+            want = np.where(b.alive, b.base_load * prof[b.kind], 0.0)
+            spare = self._pool_free()
+            rest = want - np.minimum(want, spare)
+            if self.sc.markets.contracts.resale:
+                resale = np.maximum(spare - want, 0.0)
+            else:
+                resale = spare * 0
+            cached = self.__dict__["_spot_load_of"] = (key, rest, resale)
+        return cached[1], cached[2]
+
+    def _spot_reserve(self) -> np.ndarray:
+        """Providers' reserve price in the spot auction (their costs do not change)."""
+        cached = self.__dict__.get("_spot_reserve_of")
+        if cached is None:
+            s = self.sites
+            owning = self.sc.markets.spot.reserve == "owning_cost"
+            cached = s.energy_cost + (s.fixed_cost if owning else 0.0)
+            self.__dict__["_spot_reserve_of"] = cached
+        return cached
+
+    def _spot_ask_scale(self, hours: float) -> tuple[np.ndarray, np.ndarray]:
+        """(value of one GPU for ``hours`` per buyer, which buyers value GPUs at all)."""
+        if self._ask_scale is None or self._ask_scale[0] != hours:
+            value = self.buyers.load_value
+            self._ask_scale = (hours, value * hours, value > 0)
+        return self._ask_scale[1], self._ask_scale[2]
+
+    def _clear_spot(self, length, hours, ask, site_idle, resale, reserve) -> _Auction:
+        """Run the auction on the book these bids and offers make; settle it for the window."""
+        b, s, spec = self.buyers, self.sites, self.sc.markets.spot
+        bidders = np.flatnonzero(ask > 1e-9)
+        sites = np.flatnonzero(site_idle > 1e-9)
+        holders = np.flatnonzero(resale > 1e-9)
+        buy_qty, buy_limit = ask[bidders], b.load_value[bidders]
+        sell_qty = np.concatenate([site_idle[sites], resale[holders]])
+        sell_reserve = np.concatenate([reserve[s.site_provider[sites]], np.zeros(holders.size)])
+        mechanism = MECHANISMS[spec.mechanism]
+        if mechanism is uniform_price:
+            # the mechanism's array core on a book that is valid by construction; fills pay the
+            # single price as ``settle`` has them
+            prices, buy_filled, sell_filled = clear_divisible(
+                buy_qty,
+                buy_limit,
+                np.zeros(bidders.size, dtype=np.int64),
+                sell_qty,
+                sell_reserve,
+                np.zeros(sell_qty.size, dtype=np.int64),
+                1,
+            )
+            p = prices[0]
+            buy_payment = np.where(buy_filled > 0, p, 0.0) * buy_filled
+            sell_revenue = np.where(sell_filled > 0, p, 0.0) * sell_filled
+        else:
+            book = OrderBook(
+                buy_qty=buy_qty, buy_limit=buy_limit, sell_qty=sell_qty, sell_reserve=sell_reserve
+            )
+            res = mechanism(book)
+            prices, buy_filled, sell_filled = res.price, res.buy_filled, res.sell_filled
+            buy_payment, sell_revenue = res.buy_payment, res.sell_revenue
+        n = sites.size
+        return _Auction(
+            length=length,
+            ask=ask,
+            offer=site_idle,
+            resale=resale,
+            reserve=reserve,
+            price=float(prices[0]) if prices.size else float("nan"),
+            bidders=bidders,
+            sites=sites,
+            holders=holders,
+            buy_filled=buy_filled,
+            cost=buy_payment * hours,
+            sold_per_site=np.bincount(sites, sell_filled[:n], s.site_provider.size),
+            site_owner=s.site_provider[sites],
+            site_revenue=sell_revenue[:n] * hours,
+            lent=sell_filled[n:],
+            income=sell_revenue[n:] * hours,
+            bought_gpu_hours=float(buy_filled.sum()) * hours,
+            sold_gpu_hours=float(sell_filled[:n].sum()) * hours,
+        )
+
+    @property
+    def _any_strategic(self) -> bool:
+        cached = self.__dict__.get("_any_strategic_of")
+        if cached is None:
+            cached = self.__dict__["_any_strategic_of"] = bool(self._strategic.any())
+        return cached
+
+    @property
+    def _strategic(self) -> np.ndarray:
+        """[site] whether the site's provider withholds strategically."""
+        cached = self.__dict__.get("_strategic_sites")
+        if cached is None:
+            classes = np.asarray([p.strategy == "cournot" for p in self.provider_specs])
+            cached = self.__dict__["_strategic_sites"] = classes[self.sites.provider_class]
+        return cached
 
     def _withhold(self, t, length, site_idle, limit, qty) -> np.ndarray:
         """Idle capacity each site offers once strategic providers have withheld theirs."""
         s = self.sites
-        strategic = np.asarray([p.strategy == "cournot" for p in self.provider_specs])[
-            s.provider_class
-        ]
+        strategic = self._strategic
         if not strategic.any():
             return site_idle
         idle = np.bincount(s.site_provider, site_idle, s.list_price.size)
@@ -90,19 +251,70 @@ class SpotMixin:
         self.rec.withheld(t, length, float((idle - offer).sum()))
         return site_idle * share[s.site_provider]
 
-    def _spot_blocks(self, t: int, price: float, open_sites: np.ndarray) -> None:
+    def _spot_blocks(self, t: int, price: float, reserve: np.ndarray) -> None:
         """Waiting runs bid all-or-nothing blocks at the session's price, highest limit first.
 
         Runs take the price the auction found (their bids do not move it); only sites whose
         reserve is at or below that price sell, so no seller is paid below its reserve.
         """
-        r = self.runs
-        if self.pending.size == 0 or not open_sites.any():
+        if self.pending.size == 0:
             return
-        rows = self._first_per_owner(self.pending)
-        rows = rows[np.argsort(-r.value[rows], kind="stable")]
-        req = self._run_requests(rows, np.broadcast_to(open_sites, (rows.size, open_sites.size)))
-        width = int(r.periods[rows].max())
-        site_price = np.full(open_sites.size, price)
-        alloc = allocate_blocks(self.ledger.free(t, width), site_price, req, self.h)
-        self._book_runs(t, rows, alloc, SPOT)
+        heads = self._heads_by_value()
+        # what depends only on the waiting runs and the price is kept while neither changes
+        bids = self.__dict__.get("_spot_bids")
+        if bids is None or bids[0] is not heads or bids[1] != price:
+            # runs are sorted by value, so those worth the price are a prefix (most are not)
+            k = int(np.searchsorted(-heads.value, -price, side="right"))
+            open_sites = reserve[self.sites.site_provider] <= price + 1e-12
+            site_price = np.where(open_sites, price, np.inf)
+            low = site_price.min()
+            if not np.isfinite(low):  # no site sells at this price
+                k = 0
+            bids = (heads, price, k, open_sites, site_price, heads.block_hours[:k] * low)
+            self.__dict__["_spot_bids"] = bids
+        _, _, k, open_sites, site_price, cost_at_low = bids
+        if k == 0:
+            return
+        budget = np.maximum(self.buyers.cash[heads.agent[:k]] - heads.reserve_cash[:k], 0.0)
+        # the tests of ``allocate_blocks``: price (the prefix), budget, then a free block
+        rows = np.flatnonzero(cost_at_low <= budget + 1e-9)
+        if rows.size == 0:
+            return
+        value, gpus, periods = heads.value[:k], heads.gpus[:k], heads.periods[:k]
+        block_hours = heads.block_hours[:k]
+        could = self._fits_now(t, rows, gpus, periods, value, budget, block_hours, site_price)
+        if could.size == 0:
+            return
+        runs = heads.rows[could]
+        req = BlockRequests(
+            gpus=gpus[could],
+            periods=periods[could],
+            max_price=value[could],
+            budget=budget[could],
+            eligible=np.broadcast_to(open_sites, (runs.size, open_sites.size)),
+        )
+        free = self.ledger.free(t, int(req.periods.max()))
+        alloc = allocate_blocks(free, np.full(open_sites.size, price), req, self.h)
+        self._book_runs(t, runs, alloc, SPOT)
+
+    def _heads_by_value(self) -> _Heads:
+        """Each waiting owner's first run, highest value first (kept until ``pending``
+        changes)."""
+        pending = self.pending
+        cached = self.__dict__.get("_heads_by_value_of")
+        if cached is None or cached[0] is not pending:
+            r, b = self.runs, self.buyers
+            rows = self._first_per_owner(pending)
+            rows = rows[np.argsort(-r.value[rows], kind="stable")]
+            gpus, periods, agent = r.gpus[rows], r.periods[rows], r.agent[rows]
+            heads = _Heads(
+                rows=rows,
+                value=r.value[rows],
+                gpus=gpus,
+                periods=periods,
+                agent=agent,
+                reserve_cash=3 * b.burn[agent],
+                block_hours=gpus * periods * self.h,
+            )
+            cached = self.__dict__["_heads_by_value_of"] = (pending, heads)
+        return cached[1]
