@@ -29,6 +29,7 @@ TABLES = ("timeseries", "agents", "jobs", "providers", "contracts")  # written b
 # lots traded per forward window and session, by side (the order of ForwardMixin._volume_by_side)
 CURVE_SIDES = (
     "bought_by_runs",
+    "bought_by_programme",
     "bought_by_makers",
     "sold_by_providers",
     "sold_by_buyers",

@@ -97,7 +97,7 @@ def forward_summary(curves: pd.DataFrame, makers: pd.DataFrame) -> dict[str, flo
     traded = curves[np.isfinite(curves["price"])]
     out["forward_price.mean"] = float(traded["price"].mean()) if len(traded) else float("nan")
     out["forward_volume_lots"] = float(curves["volume_lots"].sum())
-    for side in ("bought_by_runs", "sold_by_buyers", "sold_by_makers"):
+    for side in ("bought_by_runs", "bought_by_programme", "sold_by_buyers", "sold_by_makers"):
         if side in curves:
             out[f"forward_volume_lots.{side}"] = float(curves[side].sum())
     settled = traded[np.isfinite(traded["settlement_index"])]

@@ -191,7 +191,7 @@ def test_contract_holders_resell_spare_capacity_forward(tiny_path):
     assert curves.sold_by_buyers.sum() > 0
     sides = ["sold_by_providers", "sold_by_buyers", "sold_by_makers"]
     assert np.allclose(curves[sides].sum(axis=1), curves.volume_lots)
-    bought = curves[["bought_by_runs", "bought_by_makers"]].sum(axis=1)
+    bought = curves[["bought_by_runs", "bought_by_programme", "bought_by_makers"]].sum(axis=1)
     assert np.allclose(bought, curves.volume_lots)
 
 

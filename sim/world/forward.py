@@ -95,8 +95,9 @@ class ForwardMixin:
             self._open_positions(starts, res, orders)
 
     def _volume_by_side(self, orders, res, n_products: int) -> np.ndarray:
-        """Lots traded per window: bought by runs and by market makers, sold by providers, by
-        buyers (resale and the secondary market) and by market makers."""
+        """Lots traded per window: bought by runs, by the public programme and by market
+        makers; sold by providers, by buyers (resale and the secondary market) and by market
+        makers."""
         n_b, n_p = len(self.buyers), self.sites.list_price.size
         book = orders["book"]
 
@@ -105,9 +106,12 @@ class ForwardMixin:
 
         bw, sw = orders["buy_who"], orders["sell_who"]
         bp, sp = book["buy_product"], book["sell_product"]
+        first, prog = orders["programme"]  # run orders come first, then the programme's
+        order = np.arange(bw.size)
         return np.vstack(
             [
-                by(bp, res.buy_filled, bw < n_b),
+                by(bp, res.buy_filled, order < first),
+                by(bp, res.buy_filled, (order >= first) & (order < first + prog.size)),
                 by(bp, res.buy_filled, bw >= n_b + n_p),
                 by(sp, res.sell_filled, (sw >= n_b) & (sw < n_b + n_p)),
                 by(sp, res.sell_filled, sw < n_b),

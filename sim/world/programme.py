@@ -26,7 +26,10 @@ class ProgrammeMixin:
             academics = np.flatnonzero((b.kind == ACADEMIC) & b.alive)
             self._grant_order = self.rng_contracts.permutation(academics)
         if spec.procurement == "forwards":
-            b.cash[i] += spec.budget_per_year
+            # money committed to windows not yet delivered carries over; the rest lapses
+            keep = min(b.cash[i], self._programme_committed())
+            b.outflow[i] += b.cash[i] - keep
+            b.cash[i] = keep + spec.budget_per_year
             b.inflow[i] += spec.budget_per_year
             self._allocate_public()
             return
@@ -100,11 +103,11 @@ class ProgrammeMixin:
     def programme_forward_bids(self, t: int, starts: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """Lots the programme bids in each traded window, and its limit price.
 
-        It buys a strip: in every window, the lots its share of the year's budget for one
-        window pays for at the price it expects (the recent spot price, never below the lowest
-        energy cost), less what it already holds for that window, at a limit of the one-year
-        contract price it would otherwise pay; scaled down so that everything it has committed
-        fits in its cash at that limit.
+        It buys a strip: in every window, the capacity it would otherwise put under one-year
+        contracts (what its budget surely pays for at the dearest one-year contract price),
+        less what it already holds for that window, bidding up to that contract price; scaled
+        down so that everything it has committed fits in its cash at that price. What the
+        forward market saves it stays unspent.
         """
         spec, fw = self.sc.public_programme, self.sc.markets.forward
         if self._programme is None or spec.procurement != "forwards":
@@ -113,18 +116,19 @@ class ProgrammeMixin:
             return np.zeros(len(starts)), np.zeros(len(starts))
         limit = self._programme_price()
         lot_cost = limit * self._fw_lot_hours
-        expected = min(max(self._fair_value(t)[0], float(self.sites.energy_cost.min())), limit)
-        per_window = spec.budget_per_year * fw.window_days / DAYS_PER_YEAR
-        want = np.floor(per_window / (expected * self._fw_lot_hours))
+        target = spec.budget_per_year / (limit * DAYS_PER_YEAR * 24)  # GPUs, as with contracts
+        want = np.floor(target / fw.lot_gpus)
         held = np.array([self._prog_lots.get(s, 0.0) for s in starts])
         lots = np.maximum(want - held, 0.0)
-        committed = sum(
-            lots_k * self._fw_lot_hours * price for lots_k, price in self._prog_open.values()
-        )
-        room = max(self.buyers.cash[self._programme] - committed, 0.0)
+        room = max(self.buyers.cash[self._programme] - self._programme_committed(), 0.0)
         if lots.sum() * lot_cost > room:
             lots = np.floor(lots * room / (lots.sum() * lot_cost))
         return lots, np.full(len(starts), limit)
+
+    def _programme_committed(self) -> float:
+        """Money the programme owes for capacity bought forward but not yet delivered (cash
+        settlement pays at delivery; the forward price stands in for the spot price then)."""
+        return sum(lots * self._fw_lot_hours * price for lots, price in self._prog_open.values())
 
     def programme_filled(self, t: int, start: int, lots: float, price: float) -> None:
         """Keep the capacity of filled lots for the window at sites whose reserve the price
