@@ -32,6 +32,7 @@ ROWS = [
     ("forward_price.mean", "forward price, $/GPU-h", "{:.2f}"),
     ("forward_spot_gap", "forward basis at the last session, share of the index", "{:.2f}"),
     ("market_makers.pnl", "market makers' P&L, $M over 3 years", "{:.0f}"),
+    ("public_programme.cost", "public programme: cost of its compute, $M over 3 years", "{:.0f}"),
     ("utilization.mean", "utilization", "{:.2f}"),
     ("provider_profit.total", "provider profit, $bn over 3 years", "{:.2f}"),
     ("startup_failure_share", "startups failed", "{:.2f}"),
@@ -51,6 +52,7 @@ def main() -> None:
     print("|---" * (len(RUNS) + 1) + "|")
     for key, label, fmt in ROWS:
         scale = {"provider_profit.total": 1e9, "market_makers.pnl": 1e6}.get(key, 1.0)
+        scale = 1e6 if key == "public_programme.cost" else scale
         cells = [cell(summaries[r].get(key), fmt, scale) for r in RUNS]
         print(f"| {label} | " + " | ".join(cells) + " |")
 

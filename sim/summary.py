@@ -85,6 +85,10 @@ def replication_summary(tables: dict[str, pd.DataFrame], large_run_gpus: int) ->
     prog = agents[agents["agent_class"] == "public_programme"]
     if len(prog):
         out["public_programme.spend"] = float(prog["spend"].sum())
+        # what the programme paid for compute, forward settlement (and collateral still posted)
+        # included: the spend is at spot prices when forwards settle in cash
+        flow = prog["forward_flow"].sum() if "forward_flow" in prog else 0.0
+        out["public_programme.cost"] = float(prog["spend"].sum() - flow)
         runs = jobs[jobs["channel"] == "public"]
         out["public_programme.runs_served"] = float(len(runs))
     return out

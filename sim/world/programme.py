@@ -119,7 +119,7 @@ class ProgrammeMixin:
         target = spec.budget_per_year / (limit * DAYS_PER_YEAR * 24)  # GPUs, as with contracts
         want = np.floor(target / fw.lot_gpus)
         held = np.array([self._prog_lots.get(s, 0.0) for s in starts])
-        lots = np.maximum(want - held, 0.0)
+        lots = np.floor(np.maximum(want - held, 0.0))
         room = max(self.buyers.cash[self._programme] - self._programme_committed(), 0.0)
         if lots.sum() * lot_cost > room:
             lots = np.floor(lots * room / (lots.sum() * lot_cost))
@@ -140,10 +140,11 @@ class ProgrammeMixin:
         w = self._fw_window
         open_sites = np.flatnonzero(self._forward_reserve(t)[s.site_provider] <= price + 1e-12)
         free = np.maximum(self.ledger.free(start, w).min(axis=1), 0.0)
-        need = lots * self.sc.markets.forward.lot_gpus
+        lot = self.sc.markets.forward.lot_gpus
+        need = lots * lot
         got = np.zeros(s.site_provider.size)
         for site in open_sites[np.argsort(-free[open_sites], kind="stable")]:
-            take = min(np.floor(free[site]), need)
+            take = min(np.floor(free[site] / lot) * lot, need)  # whole lots per site
             got[site], need = take, need - take
             if need <= 0:
                 break
