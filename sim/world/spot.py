@@ -14,7 +14,7 @@ from sim.demand import (
 )
 from sim.markets.orders import OrderBook
 from sim.markets.registry import MECHANISMS
-from sim.markets.uniform_price import clear_divisible, uniform_price
+from sim.markets.uniform_price import clear_single, uniform_price
 
 
 @dataclass(frozen=True)
@@ -178,18 +178,10 @@ class SpotMixin:
         sell_reserve = np.concatenate([reserve[s.site_provider[sites]], np.zeros(holders.size)])
         mechanism = MECHANISMS[spec.mechanism]
         if mechanism is uniform_price:
-            # the mechanism's array core on a book that is valid by construction; fills pay the
-            # single price as ``settle`` has them
-            prices, buy_filled, sell_filled = clear_divisible(
-                buy_qty,
-                buy_limit,
-                np.zeros(bidders.size, dtype=np.int64),
-                sell_qty,
-                sell_reserve,
-                np.zeros(sell_qty.size, dtype=np.int64),
-                1,
-            )
-            p = prices[0]
+            # the mechanism's array core for one product on a book that is valid by
+            # construction; fills pay the single price as ``settle`` has them
+            p, buy_filled, sell_filled = clear_single(buy_qty, buy_limit, sell_qty, sell_reserve)
+            prices = np.array([p])
             buy_payment = np.where(buy_filled > 0, p, 0.0) * buy_filled
             sell_revenue = np.where(sell_filled > 0, p, 0.0) * sell_filled
         else:
