@@ -15,6 +15,8 @@ Processes (each a simpy process, all on one ``Environment`` owned by the world):
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import simpy
 
@@ -391,10 +393,11 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         list_price = float(self.sites.list_price.min())
         lam = self.sc.buyers.choice.risk_aversion
         if self.sc.markets.spot.enabled:
-            mean, sd = self._spot_outlook(t)
             next_session = (t // self._spot_len + 1) * self._spot_len
             can_wait = r.latest_start[rows] >= next_session
-            keep &= ~(can_wait & (mean + lam * sd < list_price))
+            if can_wait.any():
+                mean, sd = self._spot_outlook(t)
+                keep &= ~(can_wait & (mean + lam * sd < list_price))
         if self.sc.markets.forward.enabled:
             price = self._forward_signal()
             w = self._fw_window
@@ -416,9 +419,14 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         back = max(0, t - self.cal.periods(30))
         recent = self.rec.spot_price[back:t]
         recent = recent[np.isfinite(recent)]
-        if recent.size == 0:
+        n = recent.size
+        if n == 0:
             return float("inf"), 0.0
-        return float(recent.mean()), float(recent.std())
+        # ``recent.mean()`` and ``recent.std()`` with the mean summed once: the same sums
+        mean = recent.sum() / n
+        dev = recent - mean
+        dev *= dev
+        return float(mean), math.sqrt(dev.sum() / n)
 
     def _book_runs(self, t: int, rows: np.ndarray, alloc, channel: int) -> None:
         """Start the runs ``alloc`` placed: book the blocks, take the money, pay the provider."""

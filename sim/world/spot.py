@@ -262,10 +262,25 @@ class SpotMixin:
             low = site_price.min()
             if not np.isfinite(low):  # no site sells at this price
                 k = 0
-            bids = (heads, price, k, open_sites, site_price, heads.block_hours[:k] * low)
+            # the smallest block among them, less the tolerance of the fit test
+            need = float(heads.gpus[:k].min()) - 1e-9 if k else 0.0
+            bids = (
+                heads,
+                price,
+                k,
+                open_sites,
+                site_price,
+                heads.block_hours[:k] * low,
+                np.flatnonzero(open_sites),
+                need,
+            )
             self.__dict__["_spot_bids"] = bids
-        _, _, k, open_sites, site_price, cost_at_low = bids
+        _, _, k, open_sites, site_price, cost_at_low, open_idx, need = bids
         if k == 0:
+            return
+        # no open site has room now for the smallest block: none fits (``_fits_now``'s test)
+        room = self.ledger.free(t, 1)[open_idx, 0].max()
+        if not room >= need:
             return
         budget = np.maximum(self.buyers.cash[heads.agent[:k]] - heads.reserve_cash[:k], 0.0)
         # the tests of ``allocate_blocks``: price (the prefix), budget, then a free block
@@ -273,6 +288,8 @@ class SpotMixin:
         if rows.size == 0:
             return
         value, gpus, periods = heads.value[:k], heads.gpus[:k], heads.periods[:k]
+        if not room >= gpus[rows].min() - 1e-9:  # the same test for the runs that can pay
+            return
         block_hours = heads.block_hours[:k]
         could = self._fits_now(t, rows, gpus, periods, value, budget, block_hours, site_price)
         if could.size == 0:
