@@ -81,7 +81,10 @@ class Recorder:
         self.run_gpus += sign * np.bincount(kind, r.gpus[rows], NB)
         channel = r.channel[rows]
         od = (channel == ON_DEMAND) | (channel == SPOT) | (channel == FORWARD)  # prepaid, spread
-        rate = r.gpus[rows] * np.nan_to_num(r.price[rows]) * w.h
+        price = r.price[rows]
+        if not np.isfinite(price).all():
+            price = np.nan_to_num(price)
+        rate = r.gpus[rows] * price * w.h
         self.run_rate += sign * np.bincount(kind[od], rate[od], NB)
         self.pool_run_gpus += sign * float(r.gpus[rows][channel == CONTRACT].sum())
 

@@ -100,7 +100,7 @@ def clear_single(
     qty[1, nb:] = sell_qty
     cum = np.empty((2, n + 1))
     cum[:, 0] = 0.0
-    np.cumsum(qty.take(order, axis=1), axis=1, out=cum[:, 1:])
+    np.add.accumulate(qty.take(order, axis=1), axis=1, out=cum[:, 1:])
     edge = np.empty(n + 1, dtype=bool)
     np.not_equal(sorted_price[1:], sorted_price[:-1], out=edge[1:n])
     edge[0] = edge[n] = True
@@ -109,19 +109,25 @@ def clear_single(
     bid, offer = cum.take(bounds, axis=1)
     total = bid[runs]
     bid -= total
-    # per run: bids at >= its price, offers at <= it
+    # per run: bids at >= its price (non-increasing: running sums of bids and one subtraction
+    # are monotone), offers at <= it (non-decreasing)
     demand, supply = bid[:-1], offer[1:]
-    volume = float(np.minimum(demand, supply).max())
+    volume = float(np.maximum.reduce(np.minimum(demand, supply)))
     if not volume > 0:
         return math.nan, np.zeros(nb), np.zeros(n - nb)
     last = runs - 1
     # runs of the marginal bid, the dearest rejected bid, the marginal offer and the cheapest
-    # rejected offer, clamped to the runs as in `_clear`
-    m0 = min(max(int(np.count_nonzero(demand >= volume)) - 1, 0), last)
-    m1 = min(max(int(np.count_nonzero(demand > volume)) - 1, 0), last)
-    m2 = min(int(np.count_nonzero(supply < volume)), last)
-    m3 = min(int(np.count_nonzero(supply <= volume)), last)
-    at0, at1, at2, at3 = sorted_price.take(bounds.take([m0, m1, m2, m3])).tolist()
+    # rejected offer, clamped to the runs as in `_clear`; the curves are monotone, so the runs
+    # with demand >= volume (> volume) and supply < volume (<= volume) are counted by bisection
+    falling = np.negative(demand)
+    m0 = min(max(int(falling.searchsorted(-volume, "right")) - 1, 0), last)
+    m1 = min(max(int(falling.searchsorted(-volume, "left")) - 1, 0), last)
+    m2 = min(int(supply.searchsorted(volume, "left")), last)
+    m3 = min(int(supply.searchsorted(volume, "right")), last)
+    at0 = float(sorted_price[bounds[m0]])
+    at1 = float(sorted_price[bounds[m1]])
+    at2 = float(sorted_price[bounds[m2]])
+    at3 = float(sorted_price[bounds[m3]])
     paid = (max(at1, at2) + min(at0, at3)) * 0.5
     buy_share = (volume - bid[m0 + 1]) / (bid[m0] - bid[m0 + 1])
     sell_share = (volume - offer[m2]) / (offer[m2 + 1] - offer[m2])

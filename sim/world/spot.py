@@ -73,7 +73,7 @@ class SpotMixin:
     """Methods of :class:`sim.world.World` (spot); they use the world's state."""
 
     _auction: _Auction | None = None  # the last auction, reused while its book stays the same
-    _ask_scale: tuple[float, np.ndarray, np.ndarray] | None = None
+    _ask_scale: tuple[float, np.ndarray, np.ndarray | None] | None = None
 
     def spot_session(self, t: int) -> None:
         """A uniform-price call auction for capacity over the window until the next auction.
@@ -98,7 +98,10 @@ class SpotMixin:
             self._lent[:] = 0.0  # nothing is lent until this auction's resale
         rest, resale = self._spot_load(prof)
         per_gpu, has_value = self._spot_ask_scale(hours)
-        ask = np.divide(b.cash, per_gpu, out=np.zeros(len(b)), where=has_value)
+        if has_value is None:  # every buyer values GPUs
+            ask = np.divide(b.cash, per_gpu)
+        else:
+            ask = np.divide(b.cash, per_gpu, out=np.zeros(len(b)), where=has_value)
         ask = np.minimum(rest, np.maximum(ask, 0.0, out=ask), out=ask)
         site_idle = self.ledger.idle(t, length)
         reserve = self._spot_reserve()
@@ -160,11 +163,13 @@ class SpotMixin:
             self.__dict__["_spot_reserve_of"] = cached
         return cached
 
-    def _spot_ask_scale(self, hours: float) -> tuple[np.ndarray, np.ndarray]:
-        """(value of one GPU for ``hours`` per buyer, which buyers value GPUs at all)."""
+    def _spot_ask_scale(self, hours: float) -> tuple[np.ndarray, np.ndarray | None]:
+        """(value of one GPU for ``hours`` per buyer, which buyers value GPUs at all, or None
+        when all do)."""
         if self._ask_scale is None or self._ask_scale[0] != hours:
             value = self.buyers.load_value
-            self._ask_scale = (hours, value * hours, value > 0)
+            has_value = value > 0
+            self._ask_scale = (hours, value * hours, None if has_value.all() else has_value)
         return self._ask_scale[1], self._ask_scale[2]
 
     def _clear_spot(self, length, hours, ask, site_idle, resale, reserve) -> _Auction:
@@ -279,7 +284,7 @@ class SpotMixin:
         if k == 0:
             return
         # no open site has room now for the smallest block: none fits (``_fits_now``'s test)
-        room = self.ledger.free(t, 1)[open_idx, 0].max()
+        room = np.maximum.reduce(self.ledger.free_in(t).take(open_idx))
         if not room >= need:
             return
         budget = np.maximum(self.buyers.cash[heads.agent[:k]] - heads.reserve_cash[:k], 0.0)
