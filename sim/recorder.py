@@ -55,6 +55,7 @@ class Recorder:
         self.pool_run_gpus = 0.0
         kinds = world.buyers.kind
         self._onehot = (kinds[:, None] == np.arange(NB)[None, :]).astype(float)
+        self._steady_rows = np.empty((3, kinds.size))
         self.failures: list[tuple[np.ndarray, int]] = []
         self.withheld_gpus = np.zeros(T)
         self.fw_defaults: list[tuple[np.ndarray, np.ndarray]] = []
@@ -103,6 +104,11 @@ class Recorder:
     def spot(
         self, t: int, length: int, price: float, gpu_hours: float, from_providers: float
     ) -> None:
+        if length == 1:
+            self.spot_price[t] = price
+            self.spot_volume[t] = gpu_hours
+            self.spot_from_providers[t] = from_providers
+            return
         self.spot_price[t : t + length] = price
         self.spot_volume[t : t + length] = gpu_hours / length
         self.spot_from_providers[t : t + length] = from_providers / length
@@ -119,7 +125,9 @@ class Recorder:
     def steady(self, want, got, paid, from_pool) -> None:
         """Cache the class totals of steady load; valid until the world marks them stale."""
         w, b = self.w, self.w.buyers
-        by_class = np.stack((want, got, paid)) @ self._onehot
+        rows = self._steady_rows  # ``np.stack((want, got, paid))`` without a new array
+        rows[0], rows[1], rows[2] = want, got, paid
+        by_class = rows @ self._onehot
         if self._pools_of != w._load_epoch:  # pools change only with the load epoch
             holders = w.holders
             self._pool_cost = np.bincount(

@@ -33,6 +33,8 @@ class _Auction:
     holders: np.ndarray
     buy_filled: np.ndarray  # [bidder] GPUs
     cost: np.ndarray  # [bidder] $ for the window
+    spent: np.ndarray  # [buyer] $ for the window paid by bidders (0 for the others)
+    cash_change: np.ndarray  # [buyer] -spent, or resale income (bidders never resell)
     sold_per_site: np.ndarray  # [site] GPUs sold by providers
     site_owner: np.ndarray  # [site in sites] provider
     site_revenue: np.ndarray  # [site in sites] $ for the window
@@ -123,14 +125,15 @@ class SpotMixin:
             self._spot_served[bidders] = last.buy_filled
             self._spot_paid[bidders] = last.cost / length
             self._steady_stale = True
-        b.cash[bidders] -= last.cost
-        b.spend[bidders] += last.cost
+        # ``cash[bidders] -= cost``, ``cash[holders] += income``, ``spend[bidders] += cost`` on
+        # every buyer (adding zero changes nothing)
+        b.cash += last.cash_change
+        b.spend += last.spent
         if sites.size:
             self.ledger.reserve_per_site(t, length, last.sold_per_site, contract=False)
         np.add.at(s.revenue, last.site_owner, last.site_revenue)
         if holders.size:
             self._lent[holders] = last.lent
-            b.cash[holders] += last.income
             self.resale_income[holders] += last.income
         self.rec.spot(t, length, last.price, last.bought_gpu_hours, last.sold_gpu_hours)
         if spec.block_bids:
@@ -187,8 +190,11 @@ class SpotMixin:
             # construction; fills pay the single price as ``settle`` has them
             p, buy_filled, sell_filled = clear_single(buy_qty, buy_limit, sell_qty, sell_reserve)
             prices = np.array([p])
-            buy_payment = np.where(buy_filled > 0, p, 0.0) * buy_filled
-            sell_revenue = np.where(sell_filled > 0, p, 0.0) * sell_filled
+            if math.isnan(p):  # nothing trades
+                buy_payment, sell_revenue = np.zeros(bidders.size), np.zeros(sell_qty.size)
+            else:  # fills are >= 0 and the price is finite and >= 0 (a limit or a reserve)
+                buy_payment = buy_filled * p
+                sell_revenue = sell_filled * p
         else:
             book = OrderBook(
                 buy_qty=buy_qty, buy_limit=buy_limit, sell_qty=sell_qty, sell_reserve=sell_reserve
@@ -197,6 +203,13 @@ class SpotMixin:
             prices, buy_filled, sell_filled = res.price, res.buy_filled, res.sell_filled
             buy_payment, sell_revenue = res.buy_payment, res.sell_revenue
         n = sites.size
+        cost = buy_payment * hours
+        income = sell_revenue[n:] * hours
+        spent = np.zeros(ask.size)
+        spent[bidders] = cost
+        cash_change = np.zeros(ask.size)
+        cash_change[holders] = income
+        cash_change -= spent
         return _Auction(
             length=length,
             ask=ask,
@@ -208,12 +221,14 @@ class SpotMixin:
             sites=sites,
             holders=holders,
             buy_filled=buy_filled,
-            cost=buy_payment * hours,
+            cost=cost,
+            spent=spent,
+            cash_change=cash_change,
             sold_per_site=np.bincount(sites, sell_filled[:n], s.site_provider.size),
             site_owner=s.site_provider[sites],
             site_revenue=sell_revenue[:n] * hours,
             lent=sell_filled[n:],
-            income=sell_revenue[n:] * hours,
+            income=income,
             bought_gpu_hours=float(buy_filled.sum()) * hours,
             sold_gpu_hours=float(sell_filled[:n].sum()) * hours,
         )
