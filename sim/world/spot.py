@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -58,8 +59,7 @@ def _same(a: np.ndarray, b: np.ndarray) -> bool:
     return a is b or bool((a == b).all())
 
 
-@dataclass(frozen=True)
-class _Heads:
+class _Heads(NamedTuple):
     """Each waiting owner's first run, highest value first, and what block bids read of it."""
 
     rows: np.ndarray
@@ -293,23 +293,25 @@ class SpotMixin:
                 heads.block_hours[:k] * low,
                 np.flatnonzero(open_sites),
                 need,
+                heads.agent[:k],
+                heads.reserve_cash[:k],
             )
             self.__dict__["_spot_bids"] = bids
-        _, _, k, open_sites, site_price, cost_at_low, open_idx, need = bids
+        _, _, k, open_sites, site_price, cost_at_low, open_idx, need, agent, keep = bids
         if k == 0:
             return
         # no open site has room now for the smallest block: none fits (``_fits_now``'s test)
         room = np.maximum.reduce(self.ledger.free_in(t).take(open_idx))
         if not room >= need:
             return
-        budget = np.maximum(self.buyers.cash[heads.agent[:k]] - heads.reserve_cash[:k], 0.0)
+        budget = self.buyers.cash.take(agent)
+        budget -= keep
+        np.maximum(budget, 0.0, out=budget)
         # the tests of ``allocate_blocks``: price (the prefix), budget, then a free block
         rows = np.flatnonzero(cost_at_low <= budget + 1e-9)
         if rows.size == 0:
             return
         value, gpus, periods = heads.value[:k], heads.gpus[:k], heads.periods[:k]
-        if not room >= gpus[rows].min() - 1e-9:  # the same test for the runs that can pay
-            return
         block_hours = heads.block_hours[:k]
         could = self._fits_now(t, rows, gpus, periods, value, budget, block_hours, site_price)
         if could.size == 0:
