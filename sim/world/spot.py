@@ -178,9 +178,9 @@ class SpotMixin:
     def _clear_spot(self, length, hours, ask, site_idle, resale, reserve) -> _Auction:
         """Run the auction on the book these bids and offers make; settle it for the window."""
         b, s, spec = self.buyers, self.sites, self.sc.markets.spot
-        bidders = np.flatnonzero(ask > 1e-9)
-        sites = np.flatnonzero(site_idle > 1e-9)
-        holders = np.flatnonzero(resale > 1e-9)
+        bidders = (ask > 1e-9).nonzero()[0]
+        sites = (site_idle > 1e-9).nonzero()[0]
+        holders = (resale > 1e-9).nonzero()[0]
         buy_qty, buy_limit = ask[bidders], b.load_value[bidders]
         sell_qty = np.concatenate([site_idle[sites], resale[holders]])
         sell_reserve = np.concatenate([reserve[s.site_provider[sites]], np.zeros(holders.size)])
@@ -276,7 +276,7 @@ class SpotMixin:
         bids = self.__dict__.get("_spot_bids")
         if bids is None or bids[0] is not heads or bids[1] != price:
             # runs are sorted by value, so those worth the price are a prefix (most are not)
-            k = int(np.searchsorted(-heads.value, -price, side="right"))
+            k = int((-heads.value).searchsorted(-price, side="right"))
             open_sites = reserve[self.sites.site_provider] <= price + 1e-12
             site_price = np.where(open_sites, price, np.inf)
             low = site_price.min()
@@ -308,7 +308,7 @@ class SpotMixin:
         budget -= keep
         np.maximum(budget, 0.0, out=budget)
         # the tests of ``allocate_blocks``: price (the prefix), budget, then a free block
-        rows = np.flatnonzero(cost_at_low <= budget + 1e-9)
+        rows = (cost_at_low <= budget + 1e-9).nonzero()[0]
         if rows.size == 0:
             return
         value, gpus, periods = heads.value[:k], heads.gpus[:k], heads.periods[:k]
@@ -336,7 +336,7 @@ class SpotMixin:
         if cached is None or cached[0] is not pending:
             r, b = self.runs, self.buyers
             rows = self._first_per_owner(pending)
-            rows = rows[np.argsort(-r.value[rows], kind="stable")]
+            rows = rows[(-r.value[rows]).argsort(kind="stable")]
             gpus, periods, agent = r.gpus[rows], r.periods[rows], r.agent[rows]
             heads = _Heads(
                 rows=rows,
