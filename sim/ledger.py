@@ -44,14 +44,12 @@ class CapacityLedger:
         out[:, : end - t] = self._free[:, t:end]
         return out
 
-    def free_in(self, t: int) -> np.ndarray:
-        """Free GPUs per site in period ``t`` (0 past the ledger end): ``free(t, 1)[:, 0]``,
-        a read-only view."""
+    def free_in(self, t: int, sites: np.ndarray) -> np.ndarray:
+        """Free GPUs at ``sites`` in period ``t`` (0 past the ledger end): a copy of
+        ``free(t, 1)[sites, 0]``."""
         if t >= self.periods:
-            return np.zeros(self.sites)
-        view = self._free[:, t]
-        view.flags.writeable = False
-        return view
+            return np.zeros(len(sites))
+        return self._free[sites, t]
 
     def idle(self, t: int, width: int) -> np.ndarray:
         """GPUs per site free in every period of ``[t, t + width)`` (>= 0): what a seller can

@@ -301,7 +301,7 @@ class SpotMixin:
         if k == 0:
             return
         # no open site has room now for the smallest block: none fits (``_fits_now``'s test)
-        room = np.maximum.reduce(self.ledger.free_in(t).take(open_idx))
+        room = np.maximum.reduce(self.ledger.free_in(t, open_idx))
         if not room >= need:
             return
         budget = self.buyers.cash.take(agent)
@@ -312,6 +312,8 @@ class SpotMixin:
         if rows.size == 0:
             return
         value, gpus, periods = heads.value[:k], heads.gpus[:k], heads.periods[:k]
+        if not room >= gpus[rows].min() - 1e-9:  # the same test for the runs that can pay
+            return
         block_hours = heads.block_hours[:k]
         could = self._fits_now(t, rows, gpus, periods, value, budget, block_hours, site_price)
         if could.size == 0:
