@@ -232,6 +232,14 @@ def assert_single_product_path_equals_general(book: OrderBook) -> None:
     np.testing.assert_array_equal([price], general[0])
     np.testing.assert_array_equal(buy_fill, general[1])
     np.testing.assert_array_equal(sell_fill, general[2])
+    # with a memo: once filled, then reused for the same prices with other quantities
+    memo: dict = {}
+    for scale in (1.0, 1.0, 0.5):
+        kept = clear_single(book.buy_qty * scale, book.buy_limit, book.sell_qty, *args[3:], memo)
+        alone = clear_single(book.buy_qty * scale, *args[1:])
+        np.testing.assert_array_equal([kept[0]], [alone[0]])
+        np.testing.assert_array_equal(kept[1], alone[1])
+        np.testing.assert_array_equal(kept[2], alone[2])
 
 
 @settings(max_examples=150, deadline=None)

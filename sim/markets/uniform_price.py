@@ -81,18 +81,30 @@ def clear_divisible(
 
 
 def clear_single(
-    buy_qty: np.ndarray, buy_limit: np.ndarray, sell_qty: np.ndarray, sell_reserve: np.ndarray
+    buy_qty: np.ndarray,
+    buy_limit: np.ndarray,
+    sell_qty: np.ndarray,
+    sell_reserve: np.ndarray,
+    memo: dict | None = None,
 ) -> tuple[float, np.ndarray, np.ndarray]:
     """`clear_divisible` for a book of one product: returns (price, NaN where nothing trades;
     buy fills; sell fills), the same numbers as the general routine (the same sort and the same
-    sums, in the same order), with its per-product steps done on scalars."""
+    sums, in the same order), with its per-product steps done on scalars.
+
+    A caller that clears books whose prices often repeat (only quantities change) may pass the
+    same ``memo`` dict each time: the sort of the prices is then kept while they are equal."""
     nb = buy_qty.size
     n = nb + sell_qty.size
     if nb == 0 or n == nb:
         return math.nan, np.zeros(nb), np.zeros(n - nb)
     price = np.concatenate((buy_limit, sell_reserve))
-    order = price.argsort()
-    sorted_price = price.take(order)
+    last = memo.get("sort") if memo is not None else None
+    if last is not None and last[0].size == n and (last[0] == price).all():
+        _, order, sorted_price, bounds = last
+    else:
+        order, sorted_price, bounds = _runs_of(price)
+        if memo is not None:
+            memo["sort"] = (price, order, sorted_price, bounds)
     # Bids (negated) in row 0, offers in row 1: the real and imaginary parts of `_clear`, whose
     # complex cumulative sum adds each part on its own.
     qty = np.zeros((2, n))
@@ -101,10 +113,6 @@ def clear_single(
     cum = np.empty((2, n + 1))
     cum[:, 0] = 0.0
     np.add.accumulate(qty.take(order, axis=1), axis=1, out=cum[:, 1:])
-    edge = np.empty(n + 1, dtype=bool)
-    np.not_equal(sorted_price[1:], sorted_price[:-1], out=edge[1:n])
-    edge[0] = edge[n] = True
-    bounds = edge.nonzero()[0]
     runs = bounds.size - 1
     bid, offer = cum.take(bounds, axis=1)
     total = bid[runs]
@@ -138,6 +146,17 @@ def clear_single(
     sell_fill += sell_reserve < at2
     sell_fill *= sell_qty
     return paid, buy_fill, sell_fill
+
+
+def _runs_of(price: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(argsort of ``price``, the sorted prices, bounds of the runs of equal prices)."""
+    n = price.size
+    order = price.argsort()
+    sorted_price = price.take(order)
+    edge = np.empty(n + 1, dtype=bool)
+    np.not_equal(sorted_price[1:], sorted_price[:-1], out=edge[1:n])
+    edge[0] = edge[n] = True
+    return order, sorted_price, edge.nonzero()[0]
 
 
 def _clear(buy_qty, buy_limit, buy_product, sell_qty, sell_reserve, sell_product, n_products):

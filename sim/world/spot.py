@@ -188,7 +188,10 @@ class SpotMixin:
         if mechanism is uniform_price:
             # the mechanism's array core for one product on a book that is valid by
             # construction; fills pay the single price as ``settle`` has them
-            p, buy_filled, sell_filled = clear_single(buy_qty, buy_limit, sell_qty, sell_reserve)
+            memo = self.__dict__.setdefault("_spot_sort", {})  # prices repeat, quantities vary
+            p, buy_filled, sell_filled = clear_single(
+                buy_qty, buy_limit, sell_qty, sell_reserve, memo
+            )
             prices = np.array([p])
             if math.isnan(p):  # nothing trades
                 buy_payment, sell_revenue = np.zeros(bidders.size), np.zeros(sell_qty.size)
