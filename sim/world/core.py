@@ -382,7 +382,10 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
             rows, static, need = rows[now], static[now], need[now]
             if rows.size == 0:
                 return rows
-        avail = np.minimum.accumulate(free, axis=1)[:, periods[rows] - 1].T
+        if rows.size <= 4:  # few runs: the minimum over each one's window alone
+            avail = np.array([np.minimum.reduce(free[:, :d], axis=1) for d in periods[rows]])
+        else:
+            avail = np.minimum.accumulate(free, axis=1)[:, periods[rows] - 1].T
         return rows[(static & (avail >= need)).any(axis=1)]
 
     def _takes_on_demand(self, t: int, rows: np.ndarray) -> np.ndarray:
