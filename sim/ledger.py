@@ -44,6 +44,13 @@ class CapacityLedger:
         out[:, : end - t] = self._free[:, t:end]
         return out
 
+    def free_in(self, t: int, sites: np.ndarray) -> np.ndarray:
+        """Free GPUs at ``sites`` in period ``t`` (0 past the ledger end): a copy of
+        ``free(t, 1)[sites, 0]``."""
+        if t >= self.periods:
+            return np.zeros(len(sites))
+        return self._free[sites, t]
+
     def idle(self, t: int, width: int) -> np.ndarray:
         """GPUs per site free in every period of ``[t, t + width)`` (>= 0): what a seller can
         offer for the whole window."""
@@ -76,6 +83,9 @@ class CapacityLedger:
         lo, hi = min(max(t, 0), self.periods), min(max(t + width, 0), self.periods)
         if hi <= lo:
             return
+        if hi - lo == 1:  # one period: the same on columns
+            self._reserve_column(lo, gpus, contract)
+            return
         delta = gpus[:, None]
         target = self.contracted if contract else self.in_use
         after = self.capacity[:, lo:hi] - self.contracted[:, lo:hi] - self.in_use[:, lo:hi] - delta
@@ -88,6 +98,19 @@ class CapacityLedger:
                 )
         target[:, lo:hi] += delta
         self._free[:, lo:hi] = after
+
+    def _reserve_column(self, t: int, gpus: np.ndarray, contract: bool) -> None:
+        target = self.contracted if contract else self.in_use
+        after = self.capacity[:, t] - self.contracted[:, t] - self.in_use[:, t] - gpus
+        if np.minimum.reduce(after) < -self.tol:
+            bad = (gpus > 0) & (after < -self.tol)
+            if bad.any():
+                s = int(np.flatnonzero(bad)[0])
+                raise OversoldError(
+                    f"site {s} period {t} would be oversold by {-after[s]:.3f} GPUs"
+                )
+        target[:, t] += gpus
+        self._free[:, t] = after
 
     def release(self, sites, starts, durations, gpus, *, contract: bool) -> None:
         """Give back part of a reservation (a defaulted contract's remaining term)."""

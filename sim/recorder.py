@@ -56,6 +56,7 @@ class Recorder:
         self.pool_run_gpus = 0.0
         kinds = world.buyers.kind
         self._onehot = (kinds[:, None] == np.arange(NB)[None, :]).astype(float)
+        self._steady_rows = np.empty((3, kinds.size))
         self.failures: list[tuple[np.ndarray, int]] = []
         self.withheld_gpus = np.zeros(T)
         self.fw_defaults: list[tuple[np.ndarray, np.ndarray]] = []
@@ -82,7 +83,10 @@ class Recorder:
         self.run_gpus += sign * np.bincount(kind, r.gpus[rows], NB)
         channel = r.channel[rows]
         od = (channel == ON_DEMAND) | (channel == SPOT) | (channel == FORWARD)  # prepaid, spread
-        rate = r.gpus[rows] * np.nan_to_num(r.price[rows]) * w.h
+        price = r.price[rows]
+        if not np.isfinite(price).all():
+            price = np.nan_to_num(price)
+        rate = r.gpus[rows] * price * w.h
         self.run_rate += sign * np.bincount(kind[od], rate[od], NB)
         self.pool_run_gpus += sign * float(r.gpus[rows][channel == CONTRACT].sum())
 
@@ -101,6 +105,11 @@ class Recorder:
     def spot(
         self, t: int, length: int, price: float, gpu_hours: float, from_providers: float
     ) -> None:
+        if length == 1:
+            self.spot_price[t] = price
+            self.spot_volume[t] = gpu_hours
+            self.spot_from_providers[t] = from_providers
+            return
         self.spot_price[t : t + length] = price
         self.spot_volume[t : t + length] = gpu_hours / length
         self.spot_from_providers[t : t + length] = from_providers / length
@@ -117,7 +126,9 @@ class Recorder:
     def steady(self, want, got, paid, from_pool) -> None:
         """Cache the class totals of steady load; valid until the world marks them stale."""
         w, b = self.w, self.w.buyers
-        by_class = np.stack((want, got, paid)) @ self._onehot
+        rows = self._steady_rows  # ``np.stack((want, got, paid))`` without a new array
+        rows[0], rows[1], rows[2] = want, got, paid
+        by_class = rows @ self._onehot
         if self._pools_of != w._load_epoch:  # pools change only with the load epoch
             holders = w.holders
             self._pool_cost = np.bincount(

@@ -53,3 +53,22 @@ def test_cut_never_takes_committed_capacity():
     led.cut_uncommitted(np.array([0, 1]), 0, 6, 0.5)
     led.check()
     assert led.capacity[0, 0] == 9 and led.capacity[1, 0] == 5
+
+
+def test_per_site_booking_of_one_period_equals_the_general_one():
+    rng = np.random.default_rng(4)
+    for width in (1, 3):
+        a = CapacityLedger(rng.integers(5, 20, 4).astype(float), 8)
+        b = CapacityLedger(a.capacity[:, 0], 8)
+        for led in (a, b):
+            sites, starts, durations = np.array([0, 2]), np.array([0, 3]), np.array([5, 4])
+            led.reserve(sites, starts, durations, [1.3, 2.7], contract=False)
+        gpus = rng.uniform(0, 3, 4)
+        a.reserve_per_site(3, width, gpus, contract=False)
+        b.reserve(np.arange(4), 3, width, gpus, contract=False)
+        np.testing.assert_array_equal(a.in_use, b.in_use)
+        np.testing.assert_array_equal(a.free(0, 8), b.free(0, 8))
+        np.testing.assert_array_equal(a.free_in(4, np.array([3, 1])), b.free(4, 1)[[3, 1], 0])
+        with pytest.raises(OversoldError):
+            a.reserve_per_site(3, width, gpus + 20, contract=True)
+        np.testing.assert_array_equal(a.contracted, b.contracted)

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from sim.markets.orders import OrderBook
 from sim.markets.reference import uniform_price_reference
-from sim.markets.uniform_price import uniform_price
+from sim.markets.uniform_price import clear_divisible, clear_single, uniform_price
 
 TOL = 1e-7
 
@@ -214,3 +214,64 @@ def test_prices_too_close_for_one_sort_key_still_clear_exactly():
             )
         )
         assert result.price[k] == alone.price[0]
+
+
+def assert_single_product_path_equals_general(book: OrderBook) -> None:
+    args = (book.buy_qty, book.buy_limit, book.sell_qty, book.sell_reserve)
+    price, buy_fill, sell_fill = clear_single(*args)
+    nb, ns = book.buy_qty.size, book.sell_qty.size
+    general = clear_divisible(
+        book.buy_qty,
+        book.buy_limit,
+        np.zeros(nb, dtype=np.int64),
+        book.sell_qty,
+        book.sell_reserve,
+        np.zeros(ns, dtype=np.int64),
+        1,
+    )
+    np.testing.assert_array_equal([price], general[0])
+    np.testing.assert_array_equal(buy_fill, general[1])
+    np.testing.assert_array_equal(sell_fill, general[2])
+    # with a memo: once filled, then reused for the same prices with other quantities
+    memo: dict = {}
+    for scale in (1.0, 1.0, 0.5):
+        kept = clear_single(book.buy_qty * scale, book.buy_limit, book.sell_qty, *args[3:], memo)
+        alone = clear_single(book.buy_qty * scale, *args[1:])
+        np.testing.assert_array_equal([kept[0]], [alone[0]])
+        np.testing.assert_array_equal(kept[1], alone[1])
+        np.testing.assert_array_equal(kept[2], alone[2])
+
+
+@settings(max_examples=150, deadline=None)
+@given(books())
+def test_single_product_path_equals_general_on_small_books(book):
+    assert_single_product_path_equals_general(
+        OrderBook(
+            buy_qty=book.buy_qty,
+            buy_limit=book.buy_limit,
+            sell_qty=book.sell_qty,
+            sell_reserve=book.sell_reserve,
+        )
+    )
+
+
+def test_single_product_path_equals_general_on_random_books():
+    # Coarse prices (many ties), continuous prices and quantities (sums that round), books
+    # from a few orders to a few hundred, one-sided and zero quantities included.
+    rng = np.random.default_rng(11)
+    for k in range(300):
+        nb, ns = rng.integers(0, [8, 8] if k < 100 else [400, 30])
+        if k % 2 == 0:
+            buy_limit, sell_reserve = rng.integers(0, 20, nb) / 4, rng.integers(0, 20, ns) / 4
+        else:
+            buy_limit, sell_reserve = rng.lognormal(1, 0.5, nb), rng.lognormal(1, 0.5, ns)
+        buy_qty = rng.uniform(0, 10, nb) * (rng.random(nb) > 0.1)
+        sell_qty = rng.uniform(0, 50, ns) * (rng.random(ns) > 0.1)
+        assert_single_product_path_equals_general(
+            OrderBook(
+                buy_qty=buy_qty,
+                buy_limit=buy_limit,
+                sell_qty=sell_qty,
+                sell_reserve=sell_reserve,
+            )
+        )

@@ -80,6 +80,85 @@ def clear_divisible(
     return price, fill[:nb], fill[nb:]
 
 
+def clear_single(
+    buy_qty: np.ndarray,
+    buy_limit: np.ndarray,
+    sell_qty: np.ndarray,
+    sell_reserve: np.ndarray,
+    memo: dict | None = None,
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """`clear_divisible` for a book of one product: returns (price, NaN where nothing trades;
+    buy fills; sell fills), the same numbers as the general routine (the same sort and the same
+    sums, in the same order), with its per-product steps done on scalars.
+
+    A caller that clears books whose prices often repeat (only quantities change) may pass the
+    same ``memo`` dict each time: the sort of the prices is then kept while they are equal."""
+    nb = buy_qty.size
+    n = nb + sell_qty.size
+    if nb == 0 or n == nb:
+        return math.nan, np.zeros(nb), np.zeros(n - nb)
+    price = np.concatenate((buy_limit, sell_reserve))
+    last = memo.get("sort") if memo is not None else None
+    if last is not None and last[0].size == n and (last[0] == price).all():
+        _, order, sorted_price, bounds = last
+    else:
+        order, sorted_price, bounds = _runs_of(price)
+        if memo is not None:
+            memo["sort"] = (price, order, sorted_price, bounds)
+    # Bids (negated) in row 0, offers in row 1: the real and imaginary parts of `_clear`, whose
+    # complex cumulative sum adds each part on its own.
+    qty = np.zeros((2, n))
+    np.negative(buy_qty, out=qty[0, :nb])
+    qty[1, nb:] = sell_qty
+    cum = np.empty((2, n + 1))
+    cum[:, 0] = 0.0
+    np.add.accumulate(qty.take(order, axis=1), axis=1, out=cum[:, 1:])
+    runs = bounds.size - 1
+    bid, offer = cum.take(bounds, axis=1)
+    total = bid[runs]
+    bid -= total
+    # per run: bids at >= its price (non-increasing: running sums of bids and one subtraction
+    # are monotone), offers at <= it (non-decreasing)
+    demand, supply = bid[:-1], offer[1:]
+    volume = float(np.maximum.reduce(np.minimum(demand, supply)))
+    if not volume > 0:
+        return math.nan, np.zeros(nb), np.zeros(n - nb)
+    last = runs - 1
+    # runs of the marginal bid, the dearest rejected bid, the marginal offer and the cheapest
+    # rejected offer, clamped to the runs as in `_clear`; the curves are monotone, so the runs
+    # with demand >= volume (> volume) and supply < volume (<= volume) are counted by bisection
+    falling = np.negative(demand)
+    m0 = min(max(int(falling.searchsorted(-volume, "right")) - 1, 0), last)
+    m1 = min(max(int(falling.searchsorted(-volume, "left")) - 1, 0), last)
+    m2 = min(int(supply.searchsorted(volume, "left")), last)
+    m3 = min(int(supply.searchsorted(volume, "right")), last)
+    at0 = float(sorted_price[bounds[m0]])
+    at1 = float(sorted_price[bounds[m1]])
+    at2 = float(sorted_price[bounds[m2]])
+    at3 = float(sorted_price[bounds[m3]])
+    paid = (max(at1, at2) + min(at0, at3)) * 0.5
+    buy_share = (volume - bid[m0 + 1]) / (bid[m0] - bid[m0 + 1])
+    sell_share = (volume - offer[m2]) / (offer[m2 + 1] - offer[m2])
+    buy_fill = buy_share * (buy_limit == at0)
+    buy_fill += buy_limit > at0
+    buy_fill *= buy_qty
+    sell_fill = sell_share * (sell_reserve == at2)
+    sell_fill += sell_reserve < at2
+    sell_fill *= sell_qty
+    return paid, buy_fill, sell_fill
+
+
+def _runs_of(price: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(argsort of ``price``, the sorted prices, bounds of the runs of equal prices)."""
+    n = price.size
+    order = price.argsort()
+    sorted_price = price.take(order)
+    edge = np.empty(n + 1, dtype=bool)
+    np.not_equal(sorted_price[1:], sorted_price[:-1], out=edge[1:n])
+    edge[0] = edge[n] = True
+    return order, sorted_price, edge.nonzero()[0]
+
+
 def _clear(buy_qty, buy_limit, buy_product, sell_qty, sell_reserve, sell_product, n_products):
     """(price per product with NaN where nothing trades, the same with 0 there, fills of the
     buys then the sells, product of every order or None for a single product)."""

@@ -15,6 +15,8 @@ Processes (each a simpy process, all on one ``Environment`` owned by the world):
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import simpy
 
@@ -200,7 +202,7 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         r, b = self.runs, self.buyers
         if self._next_run >= r.arrival.size or r.arrival[self._next_run] > t:
             return  # arrivals are sorted: nothing new yet
-        hi = int(np.searchsorted(r.arrival, t, side="right"))
+        hi = int(r.arrival.searchsorted(t, side="right"))
         new = np.arange(self._next_run, hi)
         self._next_run = hi
         if new.size == 0:
@@ -280,10 +282,12 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
                 return cached[1]
         # first occurrences of each owner: a stable sort keeps rows in priority order per owner
         agent = self.runs.agent[rows]
-        order = np.argsort(agent, kind="stable")
+        order = agent.argsort(kind="stable")
         first = np.ones(rows.size, dtype=bool)
         first[1:] = agent[order[1:]] != agent[order[:-1]]
-        heads = rows[np.sort(order[first])]
+        order = order[first]
+        order.sort()
+        heads = rows[order]
         if rows is self.pending:
             heads.flags.writeable = False
             self.__dict__["_heads_of"] = (rows, heads)
@@ -298,7 +302,7 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         last = self.__dict__.get("_pool_fits")
         if last is None or last[0] is not p or last[1] != self._load_epoch:
             who = r.agent[p]
-            idx = np.flatnonzero((b.pool_busy[who] <= 0) & (r.gpus[p] <= b.pool_block[who]))
+            idx = ((b.pool_busy[who] <= 0) & (r.gpus[p] <= b.pool_block[who])).nonzero()[0]
             last = self.__dict__["_pool_fits"] = (p, self._load_epoch, idx, who[idx])
         idx, who = last[2], last[3]
         if idx.size == 0:
@@ -358,7 +362,7 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         (free capacity only shrinks while it runs). Same tests, same arithmetic."""
         low = site_price.min()
         block_hours = gpus * periods * self.h
-        rows = np.flatnonzero((low <= value) & (block_hours * low <= budget + 1e-9))
+        rows = ((low <= value) & (block_hours * low <= budget + 1e-9)).nonzero()[0]
         return self._fits_now(t, rows, gpus, periods, value, budget, block_hours, site_price)
 
     def _fits_now(self, t, rows, gpus, periods, value, budget, block_hours, site_price):
@@ -378,7 +382,10 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
             rows, static, need = rows[now], static[now], need[now]
             if rows.size == 0:
                 return rows
-        avail = np.minimum.accumulate(free, axis=1)[:, periods[rows] - 1].T
+        if rows.size <= 4:  # few runs: the minimum over each one's window alone
+            avail = np.array([np.minimum.reduce(free[:, :d], axis=1) for d in periods[rows]])
+        else:
+            avail = np.minimum.accumulate(free, axis=1)[:, periods[rows] - 1].T
         return rows[(static & (avail >= need)).any(axis=1)]
 
     def _takes_on_demand(self, t: int, rows: np.ndarray) -> np.ndarray:
@@ -386,21 +393,22 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         scores better. Scores are mean-variance in $/GPU-h: the cheapest list price (certain);
         the recent spot price plus ``risk_aversion`` s.d. of it (next spot session); the price of
         the next forward window (locked in, but only for runs that can wait for it)."""
-        r = self.runs
+        latest = self.runs.latest_start[rows]
         keep = np.ones(rows.size, dtype=bool)
         list_price = float(self.sites.list_price.min())
         lam = self.sc.buyers.choice.risk_aversion
         if self.sc.markets.spot.enabled:
-            mean, sd = self._spot_outlook(t)
             next_session = (t // self._spot_len + 1) * self._spot_len
-            can_wait = r.latest_start[rows] >= next_session
-            keep &= ~(can_wait & (mean + lam * sd < list_price))
+            can_wait = latest >= next_session
+            if can_wait.any():
+                mean, sd = self._spot_outlook(t)
+                if mean + lam * sd < list_price:
+                    keep &= ~can_wait
         if self.sc.markets.forward.enabled:
             price = self._forward_signal()
-            w = self._fw_window
-            next_window = (t // w + 1) * w
-            can_wait = r.latest_start[rows] >= next_window
-            keep &= ~(can_wait & np.isfinite(price) & (price < list_price))
+            if math.isfinite(price) and price < list_price:
+                w = self._fw_window
+                keep &= latest < (t // w + 1) * w  # the runs that cannot wait for the window
         return keep
 
     def _forward_signal(self) -> float:
@@ -416,9 +424,14 @@ class World(ContractingMixin, MoneyMixin, SupplyMixin, SpotMixin, ForwardMixin, 
         back = max(0, t - self.cal.periods(30))
         recent = self.rec.spot_price[back:t]
         recent = recent[np.isfinite(recent)]
-        if recent.size == 0:
+        n = recent.size
+        if n == 0:
             return float("inf"), 0.0
-        return float(recent.mean()), float(recent.std())
+        # ``recent.mean()`` and ``recent.std()`` with the mean summed once: the same sums
+        mean = recent.sum() / n
+        dev = recent - mean
+        dev *= dev
+        return float(mean), math.sqrt(dev.sum() / n)
 
     def _book_runs(self, t: int, rows: np.ndarray, alloc, channel: int) -> None:
         """Start the runs ``alloc`` placed: book the blocks, take the money, pay the provider."""

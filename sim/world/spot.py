@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -14,7 +15,7 @@ from sim.demand import (
 )
 from sim.markets.orders import OrderBook
 from sim.markets.registry import MECHANISMS
-from sim.markets.uniform_price import clear_divisible, uniform_price
+from sim.markets.uniform_price import clear_single, uniform_price
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class _Auction:
     holders: np.ndarray
     buy_filled: np.ndarray  # [bidder] GPUs
     cost: np.ndarray  # [bidder] $ for the window
+    spent: np.ndarray  # [buyer] $ for the window paid by bidders (0 for the others)
+    cash_change: np.ndarray  # [buyer] -spent, or resale income (bidders never resell)
     sold_per_site: np.ndarray  # [site] GPUs sold by providers
     site_owner: np.ndarray  # [site in sites] provider
     site_revenue: np.ndarray  # [site in sites] $ for the window
@@ -52,12 +55,12 @@ class _Auction:
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> bool:
-    """Equal arrays (of one shape: a book's orders per buyer, site or provider)."""
-    return a is b or bool((a == b).all())
+    """Equal arrays (of one shape: a book's orders per buyer, site or provider, never NaN);
+    equal bytes are equal values, and cheaper to compare."""
+    return a is b or a.tobytes() == b.tobytes() or bool((a == b).all())
 
 
-@dataclass(frozen=True)
-class _Heads:
+class _Heads(NamedTuple):
     """Each waiting owner's first run, highest value first, and what block bids read of it."""
 
     rows: np.ndarray
@@ -73,7 +76,7 @@ class SpotMixin:
     """Methods of :class:`sim.world.World` (spot); they use the world's state."""
 
     _auction: _Auction | None = None  # the last auction, reused while its book stays the same
-    _ask_scale: tuple[float, np.ndarray, np.ndarray] | None = None
+    _ask_scale: tuple[float, np.ndarray, np.ndarray | None] | None = None
 
     def spot_session(self, t: int) -> None:
         """A uniform-price call auction for capacity over the window until the next auction.
@@ -98,7 +101,10 @@ class SpotMixin:
             self._lent[:] = 0.0  # nothing is lent until this auction's resale
         rest, resale = self._spot_load(prof)
         per_gpu, has_value = self._spot_ask_scale(hours)
-        ask = np.divide(b.cash, per_gpu, out=np.zeros(len(b)), where=has_value)
+        if has_value is None:  # every buyer values GPUs
+            ask = np.divide(b.cash, per_gpu)
+        else:
+            ask = np.divide(b.cash, per_gpu, out=np.zeros(len(b)), where=has_value)
         ask = np.minimum(rest, np.maximum(ask, 0.0, out=ask), out=ask)
         site_idle = self.ledger.idle(t, length)
         reserve = self._spot_reserve()
@@ -120,14 +126,15 @@ class SpotMixin:
             self._spot_served[bidders] = last.buy_filled
             self._spot_paid[bidders] = last.cost / length
             self._steady_stale = True
-        b.cash[bidders] -= last.cost
-        b.spend[bidders] += last.cost
+        # ``cash[bidders] -= cost``, ``cash[holders] += income``, ``spend[bidders] += cost`` on
+        # every buyer (adding zero changes nothing)
+        b.cash += last.cash_change
+        b.spend += last.spent
         if sites.size:
             self.ledger.reserve_per_site(t, length, last.sold_per_site, contract=False)
         np.add.at(s.revenue, last.site_owner, last.site_revenue)
         if holders.size:
             self._lent[holders] = last.lent
-            b.cash[holders] += last.income
             self.resale_income[holders] += last.income
         self.rec.spot(t, length, last.price, last.bought_gpu_hours, last.sold_gpu_hours)
         if spec.block_bids:
@@ -160,38 +167,38 @@ class SpotMixin:
             self.__dict__["_spot_reserve_of"] = cached
         return cached
 
-    def _spot_ask_scale(self, hours: float) -> tuple[np.ndarray, np.ndarray]:
-        """(value of one GPU for ``hours`` per buyer, which buyers value GPUs at all)."""
+    def _spot_ask_scale(self, hours: float) -> tuple[np.ndarray, np.ndarray | None]:
+        """(value of one GPU for ``hours`` per buyer, which buyers value GPUs at all, or None
+        when all do)."""
         if self._ask_scale is None or self._ask_scale[0] != hours:
             value = self.buyers.load_value
-            self._ask_scale = (hours, value * hours, value > 0)
+            has_value = value > 0
+            self._ask_scale = (hours, value * hours, None if has_value.all() else has_value)
         return self._ask_scale[1], self._ask_scale[2]
 
     def _clear_spot(self, length, hours, ask, site_idle, resale, reserve) -> _Auction:
         """Run the auction on the book these bids and offers make; settle it for the window."""
         b, s, spec = self.buyers, self.sites, self.sc.markets.spot
-        bidders = np.flatnonzero(ask > 1e-9)
-        sites = np.flatnonzero(site_idle > 1e-9)
-        holders = np.flatnonzero(resale > 1e-9)
+        bidders = (ask > 1e-9).nonzero()[0]
+        sites = (site_idle > 1e-9).nonzero()[0]
+        holders = (resale > 1e-9).nonzero()[0]
         buy_qty, buy_limit = ask[bidders], b.load_value[bidders]
         sell_qty = np.concatenate([site_idle[sites], resale[holders]])
         sell_reserve = np.concatenate([reserve[s.site_provider[sites]], np.zeros(holders.size)])
         mechanism = MECHANISMS[spec.mechanism]
         if mechanism is uniform_price:
-            # the mechanism's array core on a book that is valid by construction; fills pay the
-            # single price as ``settle`` has them
-            prices, buy_filled, sell_filled = clear_divisible(
-                buy_qty,
-                buy_limit,
-                np.zeros(bidders.size, dtype=np.int64),
-                sell_qty,
-                sell_reserve,
-                np.zeros(sell_qty.size, dtype=np.int64),
-                1,
+            # the mechanism's array core for one product on a book that is valid by
+            # construction; fills pay the single price as ``settle`` has them
+            memo = self.__dict__.setdefault("_spot_sort", {})  # prices repeat, quantities vary
+            p, buy_filled, sell_filled = clear_single(
+                buy_qty, buy_limit, sell_qty, sell_reserve, memo
             )
-            p = prices[0]
-            buy_payment = np.where(buy_filled > 0, p, 0.0) * buy_filled
-            sell_revenue = np.where(sell_filled > 0, p, 0.0) * sell_filled
+            prices = np.array([p])
+            if math.isnan(p):  # nothing trades
+                buy_payment, sell_revenue = np.zeros(bidders.size), np.zeros(sell_qty.size)
+            else:  # fills are >= 0 and the price is finite and >= 0 (a limit or a reserve)
+                buy_payment = buy_filled * p
+                sell_revenue = sell_filled * p
         else:
             book = OrderBook(
                 buy_qty=buy_qty, buy_limit=buy_limit, sell_qty=sell_qty, sell_reserve=sell_reserve
@@ -200,6 +207,13 @@ class SpotMixin:
             prices, buy_filled, sell_filled = res.price, res.buy_filled, res.sell_filled
             buy_payment, sell_revenue = res.buy_payment, res.sell_revenue
         n = sites.size
+        cost = buy_payment * hours
+        income = sell_revenue[n:] * hours
+        spent = np.zeros(ask.size)
+        spent[bidders] = cost
+        cash_change = np.zeros(ask.size)
+        cash_change[holders] = income
+        cash_change -= spent
         return _Auction(
             length=length,
             ask=ask,
@@ -211,12 +225,14 @@ class SpotMixin:
             sites=sites,
             holders=holders,
             buy_filled=buy_filled,
-            cost=buy_payment * hours,
+            cost=cost,
+            spent=spent,
+            cash_change=cash_change,
             sold_per_site=np.bincount(sites, sell_filled[:n], s.site_provider.size),
             site_owner=s.site_provider[sites],
             site_revenue=sell_revenue[:n] * hours,
             lent=sell_filled[n:],
-            income=sell_revenue[n:] * hours,
+            income=income,
             bought_gpu_hours=float(buy_filled.sum()) * hours,
             sold_gpu_hours=float(sell_filled[:n].sum()) * hours,
         )
@@ -264,23 +280,44 @@ class SpotMixin:
         bids = self.__dict__.get("_spot_bids")
         if bids is None or bids[0] is not heads or bids[1] != price:
             # runs are sorted by value, so those worth the price are a prefix (most are not)
-            k = int(np.searchsorted(-heads.value, -price, side="right"))
+            k = int((-heads.value).searchsorted(-price, side="right"))
             open_sites = reserve[self.sites.site_provider] <= price + 1e-12
             site_price = np.where(open_sites, price, np.inf)
             low = site_price.min()
             if not np.isfinite(low):  # no site sells at this price
                 k = 0
-            bids = (heads, price, k, open_sites, site_price, heads.block_hours[:k] * low)
+            # the smallest block among them, less the tolerance of the fit test
+            need = float(heads.gpus[:k].min()) - 1e-9 if k else 0.0
+            bids = (
+                heads,
+                price,
+                k,
+                open_sites,
+                site_price,
+                heads.block_hours[:k] * low,
+                np.flatnonzero(open_sites),
+                need,
+                heads.agent[:k],
+                heads.reserve_cash[:k],
+            )
             self.__dict__["_spot_bids"] = bids
-        _, _, k, open_sites, site_price, cost_at_low = bids
+        _, _, k, open_sites, site_price, cost_at_low, open_idx, need, agent, keep = bids
         if k == 0:
             return
-        budget = np.maximum(self.buyers.cash[heads.agent[:k]] - heads.reserve_cash[:k], 0.0)
+        # no open site has room now for the smallest block: none fits (``_fits_now``'s test)
+        room = np.maximum.reduce(self.ledger.free_in(t, open_idx))
+        if not room >= need:
+            return
+        budget = self.buyers.cash.take(agent)
+        budget -= keep
+        np.maximum(budget, 0.0, out=budget)
         # the tests of ``allocate_blocks``: price (the prefix), budget, then a free block
-        rows = np.flatnonzero(cost_at_low <= budget + 1e-9)
+        rows = (cost_at_low <= budget + 1e-9).nonzero()[0]
         if rows.size == 0:
             return
         value, gpus, periods = heads.value[:k], heads.gpus[:k], heads.periods[:k]
+        if not room >= gpus[rows].min() - 1e-9:  # the same test for the runs that can pay
+            return
         block_hours = heads.block_hours[:k]
         could = self._fits_now(t, rows, gpus, periods, value, budget, block_hours, site_price)
         if could.size == 0:
@@ -305,7 +342,7 @@ class SpotMixin:
         if cached is None or cached[0] is not pending:
             r, b = self.runs, self.buyers
             rows = self._first_per_owner(pending)
-            rows = rows[np.argsort(-r.value[rows], kind="stable")]
+            rows = rows[(-r.value[rows]).argsort(kind="stable")]
             gpus, periods, agent = r.gpus[rows], r.periods[rows], r.agent[rows]
             heads = _Heads(
                 rows=rows,
