@@ -64,18 +64,7 @@ class CapacityLedger:
         if window is None:
             return
         lo, hi, delta = window
-        target = self.contracted if contract else self.in_use
-        after = self.capacity[:, lo:hi] - self.contracted[:, lo:hi] - self.in_use[:, lo:hi] - delta
-        short = after < -self.tol
-        if short.any():
-            bad = (delta > 0) & short
-            if bad.any():
-                s, p = np.argwhere(bad)[0]
-                raise OversoldError(
-                    f"site {s} period {lo + p} would be oversold by {-after[s, p]:.3f} GPUs"
-                )
-        target[:, lo:hi] += delta
-        self._free[:, lo:hi] = after
+        self._book(lo, hi, delta, contract)
 
     def reserve_per_site(self, t: int, width: int, gpus: np.ndarray, *, contract: bool) -> None:
         """Book ``gpus`` [site] at every site for ``[t, t + width)``: ``reserve`` with one window
@@ -86,7 +75,11 @@ class CapacityLedger:
         if hi - lo == 1:  # one period: the same on columns
             self._reserve_column(lo, gpus, contract)
             return
-        delta = gpus[:, None]
+        self._book(lo, hi, gpus[:, None], contract)
+
+    def _book(self, lo: int, hi: int, delta: np.ndarray, contract: bool) -> None:
+        """Add ``delta`` [site, period] over ``[lo, hi)``; raise before booking if any added
+        GPU would oversell a site-period."""
         target = self.contracted if contract else self.in_use
         after = self.capacity[:, lo:hi] - self.contracted[:, lo:hi] - self.in_use[:, lo:hi] - delta
         if after.min() < -self.tol:

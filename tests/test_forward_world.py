@@ -144,7 +144,7 @@ def test_runs_never_bid_forward_above_their_spot_alternative(tiny_path, monkeypa
 
     def spy(t, starts):
         rows, product, lots, limit, cover = bids(t, starts)
-        cap = np.array([world._spot_alternative(t, s) for s in starts])[product]
+        cap = world._spot_scores(t, starts)[0][product]
         seen.append(
             (limit.size, bool((limit <= cap + 1e-12).all()), float(cap.min(initial=np.inf)))
         )

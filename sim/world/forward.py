@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.channels.blocks import BlockRequests, allocate_blocks
-from sim.demand import FORWARD, PENDING, RESERVED
+from sim.demand import ABANDONED, FORWARD, PENDING, RESERVED
 from sim.markets.forward import ForwardContract, MarginAccounts, mark_to_market
 from sim.markets.market_maker import QuotePolicy, market_maker_quotes
 from sim.markets.orders import OrderBook
@@ -149,10 +149,11 @@ class ForwardMixin:
         buy["prod"].append(prog)
         buy["who"].append(np.full(prog.size, self._programme if prog.size else 0))
         if spec.settlement == "cash":
+            _, floor = self._spot_scores(t, starts)
             for k, start in enumerate(starts):
                 qty, who = self._holder_offers(t, start)
                 sell_qty.append(qty)
-                sell_price.append(np.full(qty.size, self._seller_alternative(t, start)))
+                sell_price.append(np.full(qty.size, floor[k]))
                 sell_prod.append(np.full(qty.size, k))
                 sell_who.append(who)
         if self.sc.market_makers.count and spec.settlement == "cash":
@@ -196,6 +197,8 @@ class ForwardMixin:
         rows = self._first_per_owner(self.pending)
         # every run still willing to start when the first window opens bids from that window
         rows = rows[r.latest_start[rows] >= starts[0]]
+        if rows.size == 0:
+            return empty, empty, np.zeros(0), np.zeros(0), empty
         w = self._fw_window
         spans = np.clip(-(-r.periods[rows] // w), 1, len(starts))
         run = np.repeat(rows, spans)
@@ -207,32 +210,24 @@ class ForwardMixin:
         hours = r.gpus[run] * r.periods[run] * self.h
         budget = self._run_budget(r.agent[run])
         limit = np.minimum(r.value[run], budget / np.maximum(hours, 1e-9))
-        cap = np.array([self._spot_alternative(t, start) for start in starts])
+        cap, _ = self._spot_scores(t, starts)
         limit = np.minimum(limit, cap[product])
-        if run.size == 0:
-            return empty, empty, np.zeros(0), np.zeros(0), empty
         # a run that cannot pay a positive price in one of its windows does not bid at all
         keep = np.repeat(np.minimum.reduceat(limit, np.cumsum(spans) - spans) > 0, spans)
         return run[keep], product[keep], lots[keep], limit[keep], cover[keep]
 
-    def _spot_alternative(self, t: int, start: int) -> float:
-        """The most a buyer pays forward for delivery at ``start``: its mean-variance score for
-        waiting to buy at the spot market instead (the recent spot price plus ``risk_aversion``
-        s.d. of the spot price over the time until delivery). Without a spot market there is
-        no alternative and the cap is infinite."""
+    def _spot_scores(self, t: int, starts: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Mean-variance scores of waiting for the spot market, per delivery window: the most a
+        buyer pays forward (the recent spot price plus ``risk_aversion`` s.d. of the spot price
+        over the time until delivery) and the least a buyer sells forward for (the same less,
+        never below zero). Without a spot market there is no alternative: the cap is infinite
+        and the floor zero."""
         if not self.sc.markets.spot.enabled:
-            return float("inf")
+            return np.full(len(starts), np.inf), np.zeros(len(starts))
         fair, vol = self._fair_value(t)
-        tau = max(start - t, 0) / self.cal.periods_per_day
-        return fair + self.sc.buyers.choice.risk_aversion * vol * np.sqrt(tau)
-
-    def _seller_alternative(self, t: int, start: int) -> float:
-        """The least a buyer sells forward for: the mirror of ``_spot_alternative``, its score
-        for waiting to sell at the spot market at delivery (recent spot price less
-        ``risk_aversion`` s.d. over the time left), never below zero."""
-        fair, vol = self._fair_value(t)
-        tau = max(start - t, 0) / self.cal.periods_per_day
-        return max(fair - self.sc.buyers.choice.risk_aversion * vol * np.sqrt(tau), 0.0)
+        tau = np.maximum(np.asarray(starts) - t, 0) / self.cal.periods_per_day
+        premium = self.sc.buyers.choice.risk_aversion * vol * np.sqrt(tau)
+        return fair + premium, np.maximum(fair - premium, 0.0)
 
     def _holder_offers(self, t: int, start: int) -> tuple[np.ndarray, np.ndarray]:
         """Whole lots buyers offer in the window starting at ``start`` (cash settlement).
@@ -286,10 +281,15 @@ class ForwardMixin:
         if gone.size == 0:
             return
         self._reserved = self._reserved[b.alive[r.agent[self._reserved]]]
-        start = np.maximum(r.start[gone], t)
-        left = r.periods[gone] - (start - r.start[gone])
-        self.ledger.release(r.site[gone], start, np.maximum(left, 0), r.gpus[gone], contract=False)
-        r.status[gone] = 4  # abandoned: the owner failed before its window
+        self._give_back(gone, t)
+
+    def _give_back(self, rows: np.ndarray, t: int) -> None:
+        """Release what is left from ``t`` of the blocks kept for ``rows``, which are abandoned."""
+        r = self.runs
+        start = np.maximum(r.start[rows], t)
+        left = np.maximum(r.periods[rows] - (start - r.start[rows]), 0)
+        self.ledger.release(r.site[rows], start, left, r.gpus[rows], contract=False)
+        r.status[rows] = ABANDONED
 
     # ---- physical settlement -----------------------------------------------------------------
 
@@ -362,10 +362,7 @@ class ForwardMixin:
         alive = b.alive[r.agent[due]]
         gone = due[~alive]
         if gone.size:
-            self.ledger.release(
-                r.site[gone], t, r.periods[gone] - (t - r.start[gone]), r.gpus[gone], contract=False
-            )
-            r.status[gone] = 4  # abandoned: the owner failed before its window
+            self._give_back(gone, t)  # the owner failed before its window
         go = due[alive]
         if go.size and self.sc.markets.forward.settlement == "cash":
             go = self._pay_at_delivery(t, go)
@@ -386,7 +383,7 @@ class ForwardMixin:
         short = rows[~ok]
         if short.size:
             self.ledger.release(r.site[short], t, r.periods[short], r.gpus[short], contract=False)
-            r.status[short] = 4  # abandoned: could not pay for its block
+            r.status[short] = ABANDONED  # could not pay for its block
         rows = rows[ok]
         b.pay(r.agent[rows], cost[ok])
         np.add.at(s.revenue, s.site_provider[r.site[rows]], cost[ok])
