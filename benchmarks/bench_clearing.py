@@ -13,11 +13,11 @@ import warnings
 
 import numpy as np
 
-from sim.markets.block_auction import block_auction
-from sim.markets.instances import random_block_book
 from sim.markets.orders import OrderBook
-from sim.markets.reference import block_auction_optimum
 from sim.markets.uniform_price import uniform_price
+from sim.reference.block_auction import block_auction
+from sim.reference.block_milp import block_auction_optimum
+from sim.reference.instances import random_block_book
 
 
 def median_time(fn, repeats: int) -> float:

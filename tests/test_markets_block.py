@@ -5,14 +5,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.markets.block_auction import block_auction
-from sim.markets.block_book import BlockOrderBook, cells_sold
-from sim.markets.instances import random_block_book
 from sim.markets.orders import OrderBook
-from sim.markets.reference import block_auction_optimum, block_auction_reference
-from sim.markets.site_market import SiteMarket
-from sim.markets.site_welfare import SiteWelfare
 from sim.markets.uniform_price import uniform_price
+from sim.reference.block_auction import block_auction
+from sim.reference.block_book import BlockOrderBook, cells_sold
+from sim.reference.block_milp import block_auction_optimum, block_auction_reference
+from sim.reference.instances import random_block_book
+from sim.reference.site_market import SiteMarket
+from sim.reference.site_welfare import SiteWelfare
 
 TOL = 1e-6
 

@@ -8,13 +8,11 @@ from hypothesis import strategies as st
 from sim.markets.forward import (
     ForwardContract,
     MarginAccounts,
-    cash_settlement,
     clear_forward_session,
-    initial_margin,
     mark_to_market,
-    physical_settlement,
 )
 from sim.markets.orders import OrderBook
+from sim.reference.settlement import cash_settlement, initial_margin, physical_settlement
 
 CONTRACT = ForwardContract("H100", "us-east", delivery_start=24, delivery_periods=168, lot_gpus=8)
 

@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.markets.orders import OrderBook
-from sim.markets.reference import uniform_price_reference
 from sim.markets.uniform_price import clear_divisible, clear_single, uniform_price
+from sim.reference.divisible_lp import uniform_price_reference
 
 TOL = 1e-7
 

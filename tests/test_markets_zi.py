@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from sim.markets.continuous_double_auction import LimitOrderBook, continuous_double_auction
 from sim.markets.orders import OrderBook
-from sim.markets.zero_intelligence import max_surplus, zi_session
+from sim.reference.continuous_double_auction import LimitOrderBook, continuous_double_auction
+from sim.reference.zero_intelligence import max_surplus, zi_session
 
 # Step schedules in the style of Gode and Sunder's markets: eight intramarginal units on each
 # side and four extramarginal ones, away from the equilibrium price band (90-110).

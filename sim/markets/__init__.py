@@ -1,5 +1,6 @@
 """Market clearing mechanisms as pure functions: orders in, trades and prices out.
 
 Nothing here imports simpy; the simulator calls these functions from its processes. Mechanisms
-that clear a book are listed by scenario name in `sim.markets.registry.MECHANISMS`.
+a scenario can choose are listed by name in `sim.markets.registry.MECHANISMS`; exact references
+and mechanisms kept only for validation are in `sim.reference`, which nothing here imports.
 """

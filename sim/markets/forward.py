@@ -1,14 +1,15 @@
-"""Forward contracts on GPU capacity: specification, auction sessions, settlement and margin.
+"""Forward contracts on GPU capacity: specification, auction sessions and margin.
 
 A contract is standardized (GPU type, region, delivery window, lot size) so that positions are
 interchangeable and can be resold. Quantities are signed numbers of lots per holder (long > 0,
 short < 0); prices are per GPU-hour. Everything here is a pure function on arrays; the
-simulator keeps the accounts between calls.
+simulator keeps the accounts between calls (and settles delivery itself; the per-contract
+settlement rules are stated in `sim.reference.settlement`, for the tests).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -70,61 +71,6 @@ def _whole_lots(filled, qty, product, time) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class PhysicalDelivery:
-    """Reservations to create: each long holder receives `receive_gpus` for the window, each
-    short holder must provide `deliver_gpus` over the same window."""
-
-    receiver: np.ndarray
-    receive_gpus: np.ndarray
-    provider: np.ndarray
-    deliver_gpus: np.ndarray
-    start: int
-    periods: int
-
-
-def physical_settlement(
-    contract: ForwardContract, holder: np.ndarray, position_lots: np.ndarray
-) -> PhysicalDelivery:
-    """Turn net positions at delivery into reservations of GPUs for the delivery window."""
-    position = np.asarray(position_lots, dtype=np.int64)
-    if position.sum() != 0:
-        raise ValueError('"position_lots" must sum to zero (every long has a short).')
-    holder = np.asarray(holder)
-    long, short = position > 0, position < 0
-    return PhysicalDelivery(
-        receiver=holder[long],
-        receive_gpus=position[long] * contract.lot_gpus,
-        provider=holder[short],
-        deliver_gpus=-position[short] * contract.lot_gpus,
-        start=contract.delivery_start,
-        periods=contract.delivery_periods,
-    )
-
-
-def cash_settlement(
-    contract: ForwardContract,
-    position_lots: np.ndarray,
-    entry_price: np.ndarray | float,
-    index_price: float,
-) -> np.ndarray:
-    """Cash each position receives: (index - forward price) x lots x GPU-hours per lot.
-
-    Longs gain when the spot index settles above the price they bought at, shorts lose the
-    same; across a long and a short of one trade the payments cancel exactly.
-    """
-    gain = index_price - np.asarray(entry_price, dtype=float)
-    return np.asarray(position_lots, dtype=float) * gain * contract.gpu_hours_per_lot
-
-
-def initial_margin(
-    contract: ForwardContract, position_lots: np.ndarray, price: float, rate: float
-) -> np.ndarray:
-    """Collateral to post when opening a position: `rate` times its notional value."""
-    notional = np.abs(np.asarray(position_lots, dtype=float)) * price * contract.gpu_hours_per_lot
-    return rate * notional
-
-
-@dataclass(frozen=True)
 class MarginAccounts:
     """Open positions (lots), posted collateral ($) and the price they were last marked at."""
 
@@ -169,10 +115,3 @@ def mark_to_market(
     )
     absorbed = float(position[defaulted].sum())
     return MarginCall(survivors, variation, defaulted, shortfall, absorbed)
-
-
-def close_positions(accounts: MarginAccounts, holders: np.ndarray) -> MarginAccounts:
-    """Zero the positions of `holders` (e.g. after delivery) without touching collateral."""
-    position = np.array(accounts.position, dtype=float)
-    position[holders] = 0.0
-    return replace(accounts, position=position)

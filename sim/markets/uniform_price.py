@@ -5,8 +5,9 @@ Rules (the contract the tests check):
 * Volume. Each product trades the largest quantity Q at which the marginal bought unit is worth
   at least the marginal sold unit, i.e. Q = max over price levels p of min(D(p), S(p)), where
   D(p) is the quantity bid at limits >= p and S(p) the quantity offered at reserves <= p. This
-  is the welfare optimum of the linear program in `reference.py`; zero-surplus trades at a tie
-  are executed, so among welfare-optimal allocations the largest volume is chosen.
+  is the welfare optimum of the linear program in `sim/reference/divisible_lp.py`; zero-surplus
+  trades at a tie are executed, so among welfare-optimal allocations the largest volume is
+  chosen.
 * Allocation. Orders strictly better than the marginal price level are filled in full; orders at
   the marginal level share what is left pro rata to their quantities, so splitting or merging
   orders at one price changes nothing and submission time does not matter.

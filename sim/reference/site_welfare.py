@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.markets.block_book import BlockOrderBook
+from sim.reference.block_book import BlockOrderBook
 
 
 def _segment_counts(flags: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.markets.continuous_double_auction import LimitOrderBook
+from sim.reference.continuous_double_auction import LimitOrderBook
 
 
 @dataclass(frozen=True)

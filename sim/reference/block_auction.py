@@ -8,25 +8,27 @@ Clearing happens in three steps, each in its own module:
 3. `block_pricing`: prices per (site, period) from an LP on that fixed allocation, with hard
    individual-rationality constraints for every accepted bid and seller.
 
-`reference.block_auction_reference` solves the same selection exactly as a MILP; the tests ask
-this heuristic for at least 99% of that welfare on random instances.
+`block_milp.block_auction_reference` solves the same selection exactly as a MILP; the tests ask
+this heuristic for at least 99% of that welfare on random instances. No scenario runs this
+auction: the simulated spot market clears with `sim.markets.uniform_price` and places blocks
+with `sim.channels.blocks`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from sim.markets.block_book import (
+from sim.reference.block_book import (
     BlockAuctionResult,
     BlockOrderBook,
     block_usage,
     cells_sold,
     settle_blocks,
 )
-from sim.markets.block_pricing import block_prices
-from sim.markets.block_search import BlockSearch
-from sim.markets.site_market import SiteMarket
-from sim.markets.site_welfare import SiteWelfare
+from sim.reference.block_pricing import block_prices
+from sim.reference.block_search import BlockSearch
+from sim.reference.site_market import SiteMarket
+from sim.reference.site_welfare import SiteWelfare
 
 MOVES_PER_BLOCK = 50
 MIN_MOVES = 100

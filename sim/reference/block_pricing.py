@@ -26,7 +26,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
-from sim.markets.block_book import BlockOrderBook, eligible_pairs, window_reserve
+from sim.reference.block_book import BlockOrderBook, eligible_pairs, window_reserve
 
 TIE_BREAK = 1e-6
 

@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.markets.block_book import BlockOrderBook, block_net_values
-from sim.markets.site_welfare import SiteWelfare
+from sim.reference.block_book import BlockOrderBook, block_net_values
+from sim.reference.site_welfare import SiteWelfare
 
 RETRIES = 8  # rejected blocks retried after a move, at most
 THRESHOLD = 1.0  # initial threshold, in mean net value of a candidate block

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from sim.markets.block_book import BlockOrderBook
 from sim.markets.uniform_price import clear_divisible
+from sim.reference.block_book import BlockOrderBook
 
 
 @dataclass(frozen=True)

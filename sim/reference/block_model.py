@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
-from sim.markets.block_book import BlockOrderBook, block_net_values, eligible_pairs
+from sim.reference.block_book import BlockOrderBook, block_net_values, eligible_pairs
 
 
 @dataclass(frozen=True)
