@@ -61,12 +61,13 @@ class OrderBook:
     buy_limit: FloatArray
     sell_qty: FloatArray
     sell_reserve: FloatArray
-    buy_owner: IntArray | None = None
-    sell_owner: IntArray | None = None
-    buy_product: IntArray | None = None
-    sell_product: IntArray | None = None
-    buy_time: FloatArray | None = None
-    sell_time: FloatArray | None = None
+    # None asks for the default, which __post_init__ fills in: the attributes are always arrays.
+    buy_owner: IntArray = None  # type: ignore[assignment]  # default filled in __post_init__
+    sell_owner: IntArray = None  # type: ignore[assignment]  # default filled in __post_init__
+    buy_product: IntArray = None  # type: ignore[assignment]  # default filled in __post_init__
+    sell_product: IntArray = None  # type: ignore[assignment]  # default filled in __post_init__
+    buy_time: FloatArray = None  # type: ignore[assignment]  # default filled in __post_init__
+    sell_time: FloatArray = None  # type: ignore[assignment]  # default filled in __post_init__
     n_products: int = field(default=0)
 
     def __post_init__(self) -> None:
@@ -134,7 +135,9 @@ class ClearingResult:
     welfare: float
 
 
-def settle(book: OrderBook, price: FloatArray, buy_filled: FloatArray, sell_filled: FloatArray):
+def settle(
+    book: OrderBook, price: FloatArray, buy_filled: FloatArray, sell_filled: FloatArray
+) -> ClearingResult:
     """Build a `ClearingResult` where every fill pays its product's single price."""
     buy_price = np.where(buy_filled > 0, price[book.buy_product], 0.0)
     sell_price = np.where(sell_filled > 0, price[book.sell_product], 0.0)

@@ -12,7 +12,7 @@ the block bids, sell orders are the (site, period) cells in row-major order, all
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -43,28 +43,33 @@ def _bid_sites(prefix: str, n: int, site, region, site_region) -> tuple[np.ndarr
     return site, region
 
 
+def _no_bids() -> np.ndarray:
+    return np.zeros(0)
+
+
 @dataclass(frozen=True)
 class BlockOrderBook:
     """One spot session: capacity and reserve per (site, period), divisible and block bids."""
 
     capacity: np.ndarray
     reserve: np.ndarray
-    site_region: np.ndarray | None = None
-    site_owner: np.ndarray | None = None
+    # None asks for the default, which __post_init__ fills in: the attributes are always arrays.
+    site_region: np.ndarray = None  # type: ignore[assignment]  # default filled in __post_init__
+    site_owner: np.ndarray = None  # type: ignore[assignment]  # default filled in __post_init__
     period_hours: float = 1.0
-    div_qty: np.ndarray = ()
-    div_limit: np.ndarray = ()
-    div_period: np.ndarray = ()
-    div_site: np.ndarray | None = None
-    div_region: np.ndarray | None = None
-    div_owner: np.ndarray | None = None
-    block_gpus: np.ndarray = ()
-    block_periods: np.ndarray = ()
-    block_start: np.ndarray = ()
-    block_limit: np.ndarray = ()
-    block_site: np.ndarray | None = None
-    block_region: np.ndarray | None = None
-    block_owner: np.ndarray | None = None
+    div_qty: np.ndarray = field(default_factory=_no_bids)
+    div_limit: np.ndarray = field(default_factory=_no_bids)
+    div_period: np.ndarray = field(default_factory=_no_bids)
+    div_site: np.ndarray = None  # type: ignore[assignment]  # default filled in __post_init__
+    div_region: np.ndarray = None  # type: ignore[assignment]  # default filled in __post_init__
+    div_owner: np.ndarray = None  # type: ignore[assignment]  # default filled in __post_init__
+    block_gpus: np.ndarray = field(default_factory=_no_bids)
+    block_periods: np.ndarray = field(default_factory=_no_bids)
+    block_start: np.ndarray = field(default_factory=_no_bids)
+    block_limit: np.ndarray = field(default_factory=_no_bids)
+    block_site: np.ndarray = None  # type: ignore[assignment]  # default filled in __post_init__
+    block_region: np.ndarray = None  # type: ignore[assignment]  # default filled in __post_init__
+    block_owner: np.ndarray = None  # type: ignore[assignment]  # default filled in __post_init__
 
     def __post_init__(self) -> None:
         capacity, reserve = _as_grid("capacity", self.capacity), _as_grid("reserve", self.reserve)

@@ -35,15 +35,15 @@ def block_auction_optimum(
     block_site = np.full(book.block_gpus.size, -1, dtype=np.int64)
     if model.gain.size == 0:
         return BlockOptimum(block_site, 0.0, 0.0, True)
-    options = {"mip_rel_gap": mip_rel_gap}
-    if time_limit is not None:
-        options["time_limit"] = time_limit
     result = milp(
         -model.gain,
         constraints=LinearConstraint(model.matrix, -np.inf, model.upper),
         integrality=model.integrality,
         bounds=Bounds(0.0, model.column_upper),
-        options=options,
+        options={
+            "mip_rel_gap": mip_rel_gap,
+            "time_limit": np.inf if time_limit is None else time_limit,
+        },
     )
     if result.x is None:
         raise RuntimeError(f"HiGHS found no solution of the block MILP: {result.message}")

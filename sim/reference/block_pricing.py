@@ -122,7 +122,8 @@ def block_prices(
             np.concatenate([upper, np.full(n_regret, np.inf)]),
         ]
     )
-    result = linprog(
+    # scipy-stubs declare neither a sparse A_ub nor an (n, 2) array of bounds; linprog takes both
+    result = linprog(  # type: ignore[call-overload]
         np.concatenate([cell_cost, d_weight, b_weight]),
         A_ub=a_ub,
         b_ub=np.concatenate([hard_rhs, d_rhs, b_rhs]),

@@ -58,7 +58,10 @@ class BlockSearch:
             self.region_blocks[region_of_site[self.eligible[b]], b] = True
         finite = self.net[np.isfinite(self.net)]
         self.tol = 1e-9 * max(1.0, float(np.abs(finite).sum()))
-        self.memo: list[dict] = [{} for _ in range(book.n_regions * book.n_periods)]
+        # per (region, period): bytes of a free-capacity column -> (welfare, usage per site)
+        self.memo: list[dict[bytes, tuple[float, np.ndarray]]] = [
+            {} for _ in range(book.n_regions * book.n_periods)
+        ]
         self.site = np.full(book.block_gpus.size, -1, dtype=np.int64)
         self.free = book.capacity.copy()
         self.usage = np.zeros(book.capacity.shape)
@@ -131,7 +134,7 @@ class BlockSearch:
         self.group_welfare[region, t0:t1] = welfare
         self.usage[self.region_sites[region], t0:t1] = usage
 
-    def _columns(self, region: int, t0: int, t1: int):
+    def _columns(self, region: int, t0: int, t1: int) -> tuple[np.ndarray, np.ndarray]:
         """Divisible welfare per period of a region's window at the current free capacity, and
         the GPUs an optimal allocation uses at each [local site, period]. Memoized per column
         of free capacity, since the search keeps coming back to the same columns."""
@@ -140,8 +143,8 @@ class BlockSearch:
         columns = np.ascontiguousarray(self.free[sites, t0:t1].T, dtype=np.float64).tobytes()
         keys = [columns[i * width : (i + 1) * width] for i in range(t1 - t0)]
         base = region * self.book.n_periods + t0
-        found = [self.memo[base + i].get(key) for i, key in enumerate(keys)]
-        missing = [i for i, hit in enumerate(found) if hit is None]
+        memo = self.memo[base : base + t1 - t0]
+        missing = [i for i, key in enumerate(keys) if key not in memo[i]]
         if missing:
             lo, hi = missing[0], missing[-1] + 1
             values, (at, period, used) = self.divisible.welfare_and_usage(
@@ -151,9 +154,9 @@ class BlockSearch:
             np.add.at(usage, (period - t0 - lo, at), used)
             usage = usage[:, sites]
             for i in range(lo, hi):
-                found[i] = (float(values[i - lo]), usage[i - lo])
-                self.memo[base + i][keys[i]] = found[i]
-        welfare = np.fromiter((hit[0] for hit in found), float, len(found))
+                memo[i][keys[i]] = (float(values[i - lo]), usage[i - lo])
+        found = [memo[i][key] for i, key in enumerate(keys)]
+        welfare = np.fromiter((hit[0] for hit in found), np.float64, len(found))
         return welfare, np.array([hit[1] for hit in found]).T.reshape(sites.size, -1)
 
     # --- greedy insertion ----------------------------------------------------------------

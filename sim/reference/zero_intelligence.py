@@ -70,7 +70,9 @@ def zi_session(
     reservation = np.concatenate([values, costs])
     active = list(range(reservation.size))
     steps = 200 * reservation.size if max_steps is None else max_steps
-    book, order_of, owner = LimitOrderBook(), {}, {}
+    book = LimitOrderBook()
+    order_of: dict[int, int] = {}  # trader -> id of its resting quote
+    owner: dict[int, int] = {}  # quote id -> trader
     trades: list[tuple[int, int, float, int]] = []
     for step in range(steps):
         if step == 0 or (trades and trades[-1][3] == step - 1):
