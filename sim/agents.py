@@ -38,17 +38,14 @@ class Sites:
     energy_cost: np.ndarray  # [provider] $/used GPU-h
     site_provider: np.ndarray  # [site] owning provider
     initial_gpus: np.ndarray  # [site]
-    revenue: np.ndarray = field(init=False)
-    contract_revenue: np.ndarray = field(init=False)
-    cost: np.ndarray = field(init=False)
-    defaulted: np.ndarray = field(init=False)
+    defaulted: np.ndarray = field(init=False)  # [provider] $ owed to it and never paid
 
     def __post_init__(self) -> None:
-        n = self.provider_class.size
-        self.revenue = np.zeros(n)
-        self.contract_revenue = np.zeros(n)
-        self.cost = np.zeros(n)
-        self.defaulted = np.zeros(n)
+        self.defaulted = np.zeros(self.provider_class.size)
+
+    @property
+    def providers(self) -> int:
+        return int(self.provider_class.size)
 
     @property
     def site_price(self) -> np.ndarray:
@@ -86,10 +83,13 @@ def build_sites(sc: Scenario, rng: np.random.Generator) -> tuple[Sites, list[Pro
 
 @dataclass
 class Buyers:
-    """All buyer agents. Money in $, compute in GPUs (rates) and GPU-hours (totals)."""
+    """All buyer agents. Money in $, compute in GPUs (rates) and GPU-hours (totals).
+
+    ``cash`` is a read-only view of the buyers' balances in ``sim.accounts.Accounts`` once the
+    world has opened their accounts (``attach_cash``); money moves only through the accounts."""
 
     kind: np.ndarray  # index into BUYER_CLASSES
-    cash: np.ndarray
+    initial_cash: np.ndarray
     alive: np.ndarray  # startups fail; others stay alive
     base_load: (
         np.ndarray
@@ -97,11 +97,7 @@ class Buyers:
     load_value: np.ndarray  # $/GPU-h of the steady demand
     burn: np.ndarray  # $/month outside compute (startups)
     grant: np.ndarray  # $/year (academics)
-    # accounting
-    initial_cash: np.ndarray = field(init=False)
-    inflow: np.ndarray = field(init=False)  # funding rounds and grants received
-    outflow: np.ndarray = field(init=False)  # burn paid and grant money that lapsed
-    spend: np.ndarray = field(init=False)  # paid to providers
+    cash: np.ndarray = field(init=False)
     demanded: np.ndarray = field(init=False)  # GPU-hours
     served: np.ndarray = field(init=False)  # GPU-hours
     value: np.ndarray = field(init=False)  # $ value of GPU-hours served
@@ -117,16 +113,14 @@ class Buyers:
 
     def __post_init__(self) -> None:
         n = self.kind.size
-        for name in ("cash", "base_load", "load_value", "burn", "grant"):
+        for name in ("initial_cash", "base_load", "load_value", "burn", "grant"):
             if getattr(self, name).size != n:
                 raise ValueError(
                     f"buyer attribute {name!r} has {getattr(self, name).size} rows, not {n}"
                 )
-        self.initial_cash = self.cash.copy()
+        self.cash = self.initial_cash.copy()
+        self.cash.flags.writeable = False
         for name in (
-            "inflow",
-            "outflow",
-            "spend",
             "demanded",
             "served",
             "value",
@@ -145,10 +139,9 @@ class Buyers:
     def __len__(self) -> int:
         return int(self.kind.size)
 
-    def pay(self, who: np.ndarray, amount: np.ndarray) -> None:
-        """Move money from buyers to providers' books (caller credits the provider)."""
-        np.subtract.at(self.cash, who, amount)
-        np.add.at(self.spend, who, amount)
+    def attach_cash(self, balances: np.ndarray) -> None:
+        """Read cash from now on from ``balances`` (a read-only view of the accounts)."""
+        self.cash = balances
 
 
 def build_buyers(sc: Scenario, rng: np.random.Generator) -> Buyers:
@@ -189,7 +182,7 @@ def build_buyers(sc: Scenario, rng: np.random.Generator) -> Buyers:
     )
     buyers = Buyers(
         kind=kind,
-        cash=cash,
+        initial_cash=cash,
         alive=np.ones(kind.size, dtype=bool),
         base_load=base,
         load_value=value,

@@ -81,6 +81,7 @@ class Runs:
     channel: np.ndarray = field(init=False)
     start: np.ndarray = field(init=False)
     price: np.ndarray = field(init=False)  # $/GPU-h paid
+    paid: np.ndarray = field(init=False)  # $ paid for the block directly (not through a pool)
     site: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
@@ -91,6 +92,7 @@ class Runs:
         self.channel = np.zeros(n, dtype=np.int8)
         self.start = np.full(n, -1, dtype=np.int64)
         self.price = np.full(n, np.nan)
+        self.paid = np.zeros(n)
         self.site = np.full(n, -1, dtype=np.int64)
 
     def __len__(self) -> int:

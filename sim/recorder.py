@@ -1,18 +1,19 @@
 """What a replication records: per-period aggregates in preallocated arrays (no pandas in the
-loop), turned into tidy tables once the run ends."""
+loop), turned into tidy tables once the run ends.
+
+The recorder is a listener: it receives the events the world publishes (``sim.state.Listener``)
+and reads the world's typed state (``sim.state.State``); it never imports the world."""
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from sim.accounts import COMPUTE_REASONS, REASONS, SINGLE
 from sim.agents import BUYER_CLASSES, PROVIDER_CLASSES
 from sim.demand import (
     ABANDONED,
     CHANNELS,
-    CONTRACT,
     FORWARD,
     KILLED,
     ON_DEMAND,
@@ -20,13 +21,14 @@ from sim.demand import (
     STATUS_NAMES,
     VOID,
 )
-
-if TYPE_CHECKING:
-    from sim.world import World
+from sim.state import State
 
 NB = len(BUYER_CLASSES)
-TABLES = ("timeseries", "agents", "jobs", "providers", "contracts")  # written by every run
-# lots traded per forward window and session, by side (the order of ForwardMixin._volume_by_side)
+INFLOWS = ("funding_round", "grant", "public_budget")  # money from outside the market
+OUTFLOWS = ("burn", "grant_lapsed", "budget_lapsed")  # money leaving it
+# written by every run
+TABLES = ("timeseries", "agents", "jobs", "providers", "contracts", "ledger", "capacity")
+# lots traded per forward window and session, by side (the order of Forward._volume_by_side)
 CURVE_SIDES = (
     "bought_by_runs",
     "bought_by_programme",
@@ -39,34 +41,25 @@ FORWARD_TABLES = ("forward_curves", "market_makers", "margin_defaults")  # with 
 
 
 class Recorder:
-    def __init__(self, world: World):
-        self.w = world
-        T = world.cal.horizon
+    def __init__(self, state: State):
+        self.w = state
+        T = state.cal.horizon
         self.demand = np.zeros((T, NB))  # GPUs wanted (steady load + waiting and running runs)
         self.served = np.zeros((T, NB))  # GPUs received
         self.spend = np.zeros((T, NB))  # $ paid or accrued this period
-        self.list_price = np.zeros((T, world.sites.list_price.size))
-        self.pool_used = np.zeros(T)
-        self.pool_held = np.zeros(T)
-        self.spot_price = np.full(T, np.nan)
-        self.spot_volume = np.zeros(T)  # GPU-hours bought per period
-        self.spot_from_providers = np.zeros(T)  # of which sold by providers (rest is resale)
+        self.list_price = np.zeros((T, state.sites.providers))
         self.run_gpus = np.zeros(NB)  # GPUs of runs running now, by class
         self.run_rate = np.zeros(NB)  # $ per period of on-demand runs running now (amortized)
-        self.pool_run_gpus = 0.0
-        kinds = world.buyers.kind
+        kinds = state.buyers.kind
         self._onehot = (kinds[:, None] == np.arange(NB)[None, :]).astype(float)
         self._steady_rows = np.empty((3, kinds.size))
         self.failures: list[tuple[np.ndarray, int]] = []
-        self.withheld_gpus = np.zeros(T)
         self.fw_defaults: list[tuple[np.ndarray, np.ndarray]] = []
-        self.fw_index: dict[int, float] = {}  # idle GPUs strategic providers kept out of the spot
         self.orders: list[tuple[np.ndarray, np.ndarray, int]] = []
         self.signed: list[np.ndarray] = []
         self._waiting_of: np.ndarray | None = None
         self._pools_of = -1  # load epoch the pool totals below are for
         self._pool_cost = np.zeros(NB)
-        self._pool_held = 0.0
         self._waiting: np.ndarray | float = 0.0
 
     # ---- events ------------------------------------------------------------------------------
@@ -88,31 +81,15 @@ class Recorder:
             price = np.nan_to_num(price)
         rate = r.gpus[rows] * price * w.h
         self.run_rate += sign * np.bincount(kind[od], rate[od], NB)
-        self.pool_run_gpus += sign * float(r.gpus[rows][channel == CONTRACT].sum())
 
     def forward_defaults(self, who: np.ndarray, shortfall: np.ndarray) -> None:
         self.fw_defaults.append((who.copy(), shortfall.copy()))
 
     def tables(self, replication: int) -> dict[str, pd.DataFrame]:
         names = list(TABLES)
-        if self.w.sc.markets.forward.enabled:
+        if self.w.scenario.markets.forward.enabled:
             names += list(FORWARD_TABLES)
         return {name: getattr(self, name)(replication) for name in names}
-
-    def withheld(self, t: int, length: int, gpus: float) -> None:
-        self.withheld_gpus[t : t + length] = gpus
-
-    def spot(
-        self, t: int, length: int, price: float, gpu_hours: float, from_providers: float
-    ) -> None:
-        if length == 1:
-            self.spot_price[t] = price
-            self.spot_volume[t] = gpu_hours
-            self.spot_from_providers[t] = from_providers
-            return
-        self.spot_price[t : t + length] = price
-        self.spot_volume[t : t + length] = gpu_hours / length
-        self.spot_from_providers[t : t + length] = from_providers / length
 
     def failed(self, who: np.ndarray, t: int) -> None:
         self.failures.append((who.copy(), t))
@@ -123,31 +100,27 @@ class Recorder:
     def contracts_signed(self, rows: np.ndarray) -> None:
         self.signed.append(rows.copy())
 
-    def steady(self, want, got, paid, from_pool) -> None:
+    def steady(
+        self, want: np.ndarray, got: np.ndarray, paid: np.ndarray, from_pool: np.ndarray
+    ) -> None:
         """Cache the class totals of steady load; valid until the world marks them stale."""
         w, b = self.w, self.w.buyers
         rows = self._steady_rows  # ``np.stack((want, got, paid))`` without a new array
         rows[0], rows[1], rows[2] = want, got, paid
         by_class = rows @ self._onehot
-        if self._pools_of != w._load_epoch:  # pools change only with the load epoch
-            holders = w.holders
+        pools = w.pools
+        if self._pools_of != pools.epoch:  # pools change only with the load epoch
+            holders = pools.holders
             self._pool_cost = np.bincount(
-                b.kind[holders], b.pool_gpus[holders] * w.pool_price[holders] * w.h, NB
+                b.kind[holders], b.pool_gpus[holders] * pools.price[holders] * w.h, NB
             )
-            self._pool_held = float(b.pool_gpus[holders].sum())
-            self._pools_of = w._load_epoch
-        self._steady = (
-            by_class[0],
-            by_class[1],
-            by_class[2] + self._pool_cost,
-            float(from_pool.sum()),
-            self._pool_held,
-        )
+            self._pools_of = pools.epoch
+        self._steady = (by_class[0], by_class[1], by_class[2] + self._pool_cost)
 
     def period(self, t: int) -> None:
         w, b, r = self.w, self.w.buyers, self.w.runs
-        want, got, spend, from_pool, held = self._steady
-        p = w.pending
+        want, got, spend = self._steady
+        p = w.queue.pending
         if self._waiting_of is not p:  # GPUs of waiting runs, by class: only new when they are
             self._waiting = np.bincount(b.kind[r.agent[p]], r.gpus[p], NB) if p.size else 0.0
             self._waiting_of = p
@@ -156,8 +129,6 @@ class Recorder:
         self.served[t] = got + self.run_gpus
         self.spend[t] = self.run_rate + spend
         self.list_price[t] = w.sites.list_price
-        self.pool_used[t] = from_pool + self.pool_run_gpus
-        self.pool_held[t] = held
 
     # ---- tables --------------------------------------------------------------------------------
 
@@ -165,6 +136,7 @@ class Recorder:
         w, led, s = self.w, self.w.ledger, self.w.sites
         T = w.cal.horizon
         day = np.arange(T) / w.cal.periods_per_day
+        sig, usage = w.signals, w.usage
         cols: dict[tuple[str, str], np.ndarray] = {}
         for k, name in enumerate(BUYER_CLASSES):
             cols[("served_share", name)] = _ratio(self.served[:, k], self.demand[:, k])
@@ -173,8 +145,7 @@ class Recorder:
             cols[("served_gpus", name)] = self.served[:, k]
         cols[("served_share", "all")] = _ratio(self.served.sum(1), self.demand.sum(1))
         cap = led.capacity
-        pool_ratio = _ratio(self.pool_used, self.pool_held, fill=0.0)
-        busy = led.in_use + led.contracted * pool_ratio[None, :]
+        busy = led.in_use + led.contracted * usage.pool_ratio()[None, :]
         groups = {name: s.site_class == k for k, name in enumerate(PROVIDER_CLASSES)}
         groups["all"] = np.ones(s.site_class.size, dtype=bool)
         for name, m in groups.items():
@@ -187,7 +158,7 @@ class Recorder:
                 if name != "all"
                 else np.ones(s.provider_class.size, dtype=bool)
             )
-            weight = np.bincount(s.site_provider, minlength=s.list_price.size)[prov] * 1.0
+            weight = np.bincount(s.site_provider, minlength=s.providers)[prov] * 1.0
             cols[("on_demand_price", name)] = (
                 self.list_price[:, prov] @ weight / weight.sum()
                 if weight.sum() > 0
@@ -195,13 +166,16 @@ class Recorder:
             )
         in_use = led.in_use.sum(0) * w.h
         cols[("volume", "on_demand")] = in_use
-        cols[("volume", "contract")] = self.pool_used * w.h
-        if w.sc.markets.spot.enabled:
-            cols[("spot_price", "all")] = self.spot_price
-            cols[("volume", "spot")] = self.spot_volume
-            cols[("volume", "on_demand")] = in_use - self.spot_from_providers
-            cols[("volume", "resale")] = self.spot_volume - self.spot_from_providers
-            cols[("withheld_gpus", "all")] = self.withheld_gpus
+        cols[("volume", "contract")] = usage.pool_used * w.h
+        if w.scenario.markets.spot.enabled:
+            cols[("spot_price", "all")] = sig.spot_price
+            cols[("volume", "spot")] = sig.spot_volume
+            cols[("volume", "on_demand")] = in_use - sig.spot_from_providers
+            cols[("volume", "resale")] = sig.spot_volume - sig.spot_from_providers
+            cols[("spot_volume", "bought")] = sig.spot_volume
+            cols[("spot_volume", "sold_by_providers")] = sig.spot_from_providers
+            cols[("spot_volume", "sold_by_resellers")] = sig.spot_resold
+            cols[("withheld_gpus", "all")] = sig.withheld
         frames = [
             pd.DataFrame(
                 {
@@ -221,11 +195,12 @@ class Recorder:
         return out
 
     def agents(self, replication: int) -> pd.DataFrame:
-        b, r = self.w.buyers, self.w.runs
+        b, r, acc = self.w.buyers, self.w.runs, self.w.accounts
         counted = r.status != VOID
         n = len(b)
         started = (r.start >= 0) & counted
         abandoned = np.isin(r.status, (ABANDONED, KILLED)) & counted
+        spend = acc.sum_paid(COMPUTE_REASONS)[:n]
         return pd.DataFrame(
             {
                 "replication": replication,
@@ -233,15 +208,15 @@ class Recorder:
                 "agent_class": pd.Categorical.from_codes(b.kind, BUYER_CLASSES),
                 "demanded_gpu_hours": b.demanded,
                 "served_gpu_hours": b.served,
-                "spend": b.spend,
+                "spend": spend,
                 "value_received": b.value,
-                "surplus": b.value - b.spend,
+                "surplus": b.value - spend,
                 "initial_cash": b.initial_cash,
-                "final_cash": b.cash,
-                "inflow": b.inflow,
-                "resale_income": self.w.resale_income,
-                "forward_flow": self._forward_flow()[:n],
-                "outflow": b.outflow,
+                "final_cash": b.cash.copy(),
+                "inflow": acc.sum_received(INFLOWS)[:n],
+                "resale_income": acc.received[REASONS.index("spot"), :n],
+                "forward_flow": acc.net("margin")[:n],
+                "outflow": acc.sum_paid(OUTFLOWS)[:n],
                 "failed": ~b.alive,
                 "defaulted_amount": b.defaulted,
                 "largest_block_gpus": b.largest_block,
@@ -256,7 +231,6 @@ class Recorder:
         keep = r.status != VOID
         ppd = w.cal.periods_per_day
         start_day = np.where(r.start >= 0, r.start / ppd, np.nan)
-        status = r.status
         return pd.DataFrame(
             {
                 "replication": replication,
@@ -267,26 +241,28 @@ class Recorder:
                 ),
                 "gpus": r.gpus[keep],
                 "hours": r.hours[keep],
+                "periods": r.periods[keep],
                 "arrival_day": r.arrival[keep] / ppd,
                 "start_day": start_day[keep],
                 "wait_days": (start_day - r.arrival / ppd)[keep],
                 "channel": pd.Categorical.from_codes(r.channel[keep], CHANNELS),
-                "status": pd.Categorical.from_codes(status[keep], STATUS_NAMES),
+                "status": pd.Categorical.from_codes(r.status[keep], STATUS_NAMES),
                 "site": r.site[keep],
                 "price_per_gpu_hour": r.price[keep],
+                "paid": r.paid[keep],
                 "value_per_gpu_hour": r.value[keep],
             }
         )
 
     def providers(self, replication: int) -> pd.DataFrame:
-        w, s, led = self.w, self.w.sites, self.w.ledger
-        n = s.list_price.size
+        w, s, led, acc = self.w, self.w.sites, self.w.ledger, self.w.accounts
+        n = s.providers
+        mine = slice(acc.layout.first_provider, acc.layout.first_provider + n)
         site_cap = led.capacity.sum(1) * w.h
-        pool_ratio = _ratio(self.pool_used, self.pool_held, fill=0.0)
-        site_used = (led.in_use + led.contracted * pool_ratio[None, :]).sum(1) * w.h
-        cap_h = np.bincount(s.site_provider, site_cap, n)
-        used_h = np.bincount(s.site_provider, site_used, n)
-        cost = cap_h * s.fixed_cost + used_h * s.energy_cost
+        site_used = (led.in_use + led.contracted * w.usage.pool_ratio()[None, :]).sum(1) * w.h
+        revenue = acc.sum_received(COMPUTE_REASONS)[mine]
+        cost = acc.sum_paid(("capital_and_operations", "energy"))[mine]
+        forward_pnl = acc.net("margin")[mine]
         return pd.DataFrame(
             {
                 "replication": replication,
@@ -295,32 +271,76 @@ class Recorder:
                 "sites": np.bincount(s.site_provider, minlength=n),
                 "capacity_start": np.bincount(s.site_provider, led.capacity[:, 0], n),
                 "capacity_end": np.bincount(s.site_provider, led.capacity[:, -1], n),
-                "gpu_hours_installed": cap_h,
-                "gpu_hours_used": used_h,
-                "revenue": s.revenue,
-                "forward_pnl": self._forward_flow()[len(w.buyers) : len(w.buyers) + n],
-                "contract_revenue": s.contract_revenue,
+                "gpu_hours_installed": np.bincount(s.site_provider, site_cap, n),
+                "gpu_hours_used": np.bincount(s.site_provider, site_used, n),
+                "revenue": revenue,
+                "forward_pnl": forward_pnl,
+                "contract_revenue": acc.received[REASONS.index("contract"), mine],
                 "cost": cost,
-                "profit": s.revenue
-                - cost
-                + self._forward_flow()[len(w.buyers) : len(w.buyers) + n],
+                "profit": revenue - cost + forward_pnl,
                 "defaulted_amount": s.defaulted,
                 "list_price_end": s.list_price,
             }
         )
 
-    def _forward_flow(self) -> np.ndarray:
-        flow = getattr(self.w, "fw_flow", None)
-        return (
-            flow
-            if flow is not None
-            else np.zeros(len(self.w.buyers) + self.w.sites.list_price.size)
+    def ledger(self, replication: int) -> pd.DataFrame:
+        """What every account paid and received, by reason (rows where either is non-zero)."""
+        acc = self.w.accounts
+        layout = acc.layout
+        reason, account = np.nonzero((acc.paid != 0) | (acc.received != 0))
+        kinds = np.array(
+            ["buyer"] * layout.buyers
+            + ["provider"] * layout.providers
+            + ["market_maker"] * layout.market_makers
+            + ["clearing_house"]
+            + ["external"] * (len(SINGLE) - 1)
+        )
+        offset = np.concatenate(
+            [
+                np.zeros(layout.buyers, dtype=np.int64),
+                np.full(layout.providers, layout.first_provider),
+                np.full(layout.market_makers, layout.first_maker),
+            ]
+        )
+        agent_id = np.full(account.size, -1, dtype=np.int64)
+        part = account < layout.participants
+        agent_id[part] = account[part] - offset[account[part]]
+        return pd.DataFrame(
+            {
+                "replication": replication,
+                "account": np.asarray(layout.names(), dtype=object)[account],
+                "account_kind": pd.Categorical(
+                    kinds[account],
+                    categories=["buyer", "provider", "market_maker", "clearing_house", "external"],
+                ),
+                "agent_id": agent_id,
+                "reason": pd.Categorical.from_codes(reason, REASONS),
+                "paid": acc.paid[reason, account],
+                "received": acc.received[reason, account],
+            }
+        )
+
+    def capacity(self, replication: int) -> pd.DataFrame:
+        """GPUs installed, contracted and in use, per site and period."""
+        led, s = self.w.ledger, self.w.sites
+        n, T = led.capacity.shape
+        return pd.DataFrame(
+            {
+                "replication": replication,
+                "site": np.repeat(np.arange(n), T),
+                "provider_id": np.repeat(s.site_provider, T),
+                "period": np.tile(np.arange(T), n),
+                "capacity_gpus": led.capacity.ravel(),
+                "contracted_gpus": led.contracted.ravel(),
+                "in_use_gpus": led.in_use.ravel(),
+            }
         )
 
     def forward_curves(self, replication: int) -> pd.DataFrame:
-        ppd = self.w.cal.periods_per_day
-        rows = np.asarray(self.w.curve, dtype=float).reshape(-1, 5 + len(CURVE_SIDES))
-        window = self.w._fw_window
+        w = self.w
+        ppd = w.cal.periods_per_day
+        rows = np.asarray(w.signals.curve, dtype=float).reshape(-1, 5 + len(CURVE_SIDES))
+        window = w.cal.periods(w.scenario.markets.forward.window_days)
         index = np.asarray([self._spot_index(int(s), window) for s in rows[:, 2]])
         return pd.DataFrame(
             {
@@ -337,22 +357,20 @@ class Recorder:
 
     def _spot_index(self, start: int, window: int) -> float:
         """Mean spot price over a delivery window that lies within the horizon (else NaN)."""
-        prices = self.spot_price[start : start + window]
-        if start + window > self.spot_price.size or not np.isfinite(prices).any():
+        spot = self.w.signals.spot_price
+        prices = spot[start : start + window]
+        if start + window > spot.size or not np.isfinite(prices).any():
             return float("nan")
         return float(np.nanmean(prices))
 
     def margin_defaults(self, replication: int) -> pd.DataFrame:
         """Forward-market holders that could not meet a margin call: who and the shortfall the
         clearing house bore."""
-        w = self.w
-        n_b, n_p = len(w.buyers), w.sites.list_price.size
-        who = (
-            np.concatenate([d[0] for d in self.fw_defaults])
-            if self.fw_defaults
-            else np.zeros(0, int)
-        )
-        loss = np.concatenate([d[1] for d in self.fw_defaults]) if self.fw_defaults else np.zeros(0)
+        layout = self.w.accounts.layout
+        n_b, n_p = layout.buyers, layout.providers
+        d = self.fw_defaults
+        who = np.concatenate([x[0] for x in d]) if d else np.zeros(0, int)
+        loss = np.concatenate([x[1] for x in d]) if d else np.zeros(0)
         kind = np.where(who < n_b, "buyer", np.where(who < n_b + n_p, "provider", "market_maker"))
         return pd.DataFrame(
             {"replication": replication, "participant": who, "kind": kind, "shortfall": loss}
@@ -360,19 +378,18 @@ class Recorder:
 
     def market_makers(self, replication: int) -> pd.DataFrame:
         w = self.w
-        first = len(w.buyers) + w.sites.list_price.size
-        open_collateral = np.zeros(w.sc.market_makers.count)
-        for fb in w._fw_books.values():
-            open_collateral += fb.accounts.collateral[first:]
-        end = w.mm_capital + open_collateral
+        layout = w.accounts.layout
+        capital = w.accounts.cash_of(layout.first_maker, layout.market_makers)
+        end = capital + w.makers.open_collateral
         return pd.DataFrame(
             {
                 "replication": replication,
-                "maker_id": np.arange(w.mm_capital.size),
-                "capital_start": w.mm_initial,
+                "maker_id": np.arange(capital.size),
+                "capital_start": w.makers.initial,
                 "capital_end": end,
-                "pnl": end - w.mm_initial,
-                "bust": w.mm_capital <= 0,
+                "collateral_open": w.makers.open_collateral.copy(),
+                "pnl": end - w.makers.initial,
+                "bust": capital <= 0,
             }
         )
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from sim.recorder import Recorder
 from sim.schema import Scenario
 from sim.seeding import replication_seed
 from sim.stylized import run_stylized
@@ -37,8 +38,10 @@ def run_replication(
         summary, tables = run_stylized(scenario, replication)
     else:
         world = World(scenario, seed)
+        recorder = Recorder(world.state)
+        world.subscribe(recorder)
         world.run()
-        tables = world.rec.tables(replication)
+        tables = recorder.tables(replication)
         summary = replication_summary(tables, scenario.metrics.large_run_gpus)
     return ReplicationResult(
         replication=replication,

@@ -18,6 +18,7 @@ only shrinks while the session runs, so it is dropped at once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -150,3 +151,37 @@ def _result(site, price, req, hours_per_period) -> BlockAllocation:
         served, req.gpus * req.periods * hours_per_period * np.where(served, p, 0.0), 0.0
     )
     return BlockAllocation(site=site, price=p, cost=cost)
+
+
+def fits_now(
+    free_over: Callable[[int], np.ndarray],
+    rows: np.ndarray,
+    gpus: np.ndarray,
+    periods: np.ndarray,
+    value: np.ndarray,
+    budget: np.ndarray,
+    block_hours: np.ndarray,
+    site_price: np.ndarray,
+) -> np.ndarray:
+    """The requests among ``rows`` that ``allocate_blocks`` could serve if each were first in
+    line: at some site the price is within the request's value and budget and its block is free
+    over its whole window (``free_over(width)`` gives free GPUs [site, period] from now). The same
+    tests and arithmetic as ``allocate_blocks``, which is why the others can be left out of it:
+    free capacity only shrinks while it runs."""
+    if rows.size == 0:
+        return rows
+    p = site_price[None, :]
+    static = (p <= value[rows, None]) & (block_hours[rows, None] * p <= budget[rows, None] + 1e-9)
+    free = free_over(int(periods[rows].max()))
+    need = gpus[rows, None] - 1e-9
+    # the block's first period first: a block not free now is not free over its window
+    now = (static & (free[:, 0] >= need)).any(axis=1)
+    if not now.all():
+        rows, static, need = rows[now], static[now], need[now]
+        if rows.size == 0:
+            return rows
+    if rows.size <= 4:  # few requests: the minimum over each one's window alone
+        avail = np.array([np.minimum.reduce(free[:, :d], axis=1) for d in periods[rows]])
+    else:
+        avail = np.minimum.accumulate(free, axis=1)[:, periods[rows] - 1].T
+    return rows[(static & (avail >= need)).any(axis=1)]

@@ -1,5 +1,5 @@
-"""The simulated world: state in arrays, sparse events scheduled by simpy (see core.py)."""
+"""The simulated world: typed state, components around it, sparse events scheduled by simpy."""
 
-from sim.world.core import World
+from sim.world.world import World
 
 __all__ = ["World"]

@@ -22,6 +22,8 @@ The forward curve (price by tenor) is recorded at every session.
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 import numpy as np
 
 from sim.channels.blocks import BlockRequests, allocate_blocks
@@ -30,8 +32,18 @@ from sim.markets.forward import ForwardContract, MarginAccounts, mark_to_market
 from sim.markets.market_maker import QuotePolicy, market_maker_quotes
 from sim.markets.orders import OrderBook
 from sim.markets.registry import MECHANISMS
-from sim.seeding import component_rng
+from sim.state import State
 from sim.summary import daily_log_change_sd
+
+
+class ForwardBuyer(Protocol):
+    """A participant that buys forward on its own account (the public programme)."""
+
+    def forward_bids(self, t: int, starts: list[int]) -> tuple[np.ndarray, np.ndarray]: ...
+    def filled(
+        self, t: int, start: int, lots: float, price: float, reserve: np.ndarray
+    ) -> None: ...
+    def lots_kept(self, start: int) -> float: ...
 
 
 class ForwardBook:
@@ -44,37 +56,33 @@ class ForwardBook:
         self.house_loss = 0.0
 
 
-class ForwardMixin:
-    """Methods of :class:`sim.world.World` (forward market); they use the world's state."""
-
-    def _forward_setup(self, seed) -> None:
-        spec, mm = self.sc.markets.forward, self.sc.market_makers
-        self._fw_window = self.cal.periods(spec.window_days)
-        self._fw_lot_hours = spec.lot_gpus * self._fw_window * self.h
-        self.mm_capital = mm.capital.sample(component_rng(seed, "markets"), mm.count)
-        self.mm_initial = self.mm_capital.copy()
-        self._fw_books: dict[int, ForwardBook] = {}
-        self._reserved = np.zeros(0, dtype=np.int64)  # runs holding a forward reservation
-        self.fw_flow = np.zeros(self._participants)  # money the forward market paid each one
+class Forward:
+    def __init__(self, state: State, buyer: ForwardBuyer):
+        self.s = state
+        self.buyer = buyer  # the programme's orders go through it
+        sc = state.scenario
+        spec = sc.markets.forward
+        self.window = state.cal.periods(spec.window_days)
+        self.lot_hours = spec.lot_gpus * self.window * state.h
+        self._books: dict[int, ForwardBook] = {}
+        self._participants = state.accounts.layout.participants
+        self._house = state.accounts.layout.single("clearing_house")
         self.house_loss = 0.0
-        self._contract = ForwardContract("H100", "all", 0, self._fw_window, spec.lot_gpus, self.h)
-        self.curve: list[tuple] = []  # session, tenor, start, price, volume, volume by side
-
-    @property
-    def _participants(self) -> int:
-        return len(self.buyers) + self.sites.list_price.size + self.sc.market_makers.count
+        self._contract = ForwardContract("H100", "all", 0, self.window, spec.lot_gpus, state.h)
+        self._quoted_mid = np.zeros(0)
 
     # ---- one session -------------------------------------------------------------------------
 
-    def forward_session(self, t: int) -> None:
-        spec = self.sc.markets.forward
-        self._settle_deliveries(t)
+    def session(self, t: int) -> None:
+        s = self.s
+        spec = s.scenario.markets.forward
+        self.settle_deliveries(t)
         self._release_failed_reservations(t)
         starts = self._products(t)
         if not starts:
             return
         self._quoted_mid = np.full(len(starts), np.nan)
-        orders = self._forward_orders(t, starts)
+        orders = self._orders(t, starts)
         book = OrderBook(**orders["book"], n_products=len(starts))
         res = MECHANISMS[spec.mechanism](book)
         sides = self._volume_by_side(orders, res, len(starts))
@@ -82,23 +90,26 @@ class ForwardMixin:
             # a window nobody traded is priced at the market makers' mid quote, if they quote
             price = res.price[k] if np.isfinite(res.price[k]) else self._quoted_mid[k]
             row = (t, start - t, start, float(price), float(res.volume[k]), *sides[:, k])
-            self.curve.append(row)
+            s.signals.curve.append(row)
         # filled run bids get their blocks kept for them in both modes; with cash settlement the
         # run pays at delivery, at the spot price, and its position settles against the index
         self._deliver_blocks(
             t, starts, res.price, orders, res.buy_filled, prepaid=spec.settlement == "physical"
         )
         first, products = orders["programme"]
+        reserve = self.reserve(t)
         for j, k in enumerate(products):
-            self.programme_filled(t, starts[k], float(res.buy_filled[first + j]), res.price[k])
+            lots = float(res.buy_filled[first + j])
+            self.buyer.filled(t, starts[k], lots, float(res.price[k]), reserve)
         if spec.settlement == "cash":
-            self._open_positions(starts, res, orders)
+            self._open_positions(t, starts, res, orders)
 
     def _volume_by_side(self, orders, res, n_products: int) -> np.ndarray:
         """Lots traded per window: bought by runs, by the public programme and by market
         makers; sold by providers, by buyers (resale and the secondary market) and by market
         makers."""
-        n_b, n_p = len(self.buyers), self.sites.list_price.size
+        layout = self.s.accounts.layout
+        n_b, first_maker = layout.buyers, layout.first_maker
         book = orders["book"]
 
         def by(product, filled, keep):
@@ -112,51 +123,51 @@ class ForwardMixin:
             [
                 by(bp, res.buy_filled, order < first),
                 by(bp, res.buy_filled, (order >= first) & (order < first + prog.size)),
-                by(bp, res.buy_filled, bw >= n_b + n_p),
-                by(sp, res.sell_filled, (sw >= n_b) & (sw < n_b + n_p)),
+                by(bp, res.buy_filled, bw >= first_maker),
+                by(sp, res.sell_filled, (sw >= n_b) & (sw < first_maker)),
                 by(sp, res.sell_filled, sw < n_b),
-                by(sp, res.sell_filled, sw >= n_b + n_p),
+                by(sp, res.sell_filled, sw >= first_maker),
             ]
         )
 
     def _products(self, t: int) -> list[int]:
-        w = self._fw_window
+        w = self.window
         first = (t // w + 1) * w
-        return [
-            s
-            for s in range(first, first + w * self.sc.markets.forward.tenors, w)
-            if s < self.cal.horizon
-        ]
+        tenors = self.s.scenario.markets.forward.tenors
+        return [s for s in range(first, first + w * tenors, w) if s < self.s.cal.horizon]
 
-    def _forward_orders(self, t: int, starts: list[int]) -> dict:
-        spec, s = self.sc.markets.forward, self.sites
+    def _orders(self, t: int, starts: list[int]) -> dict[str, Any]:
+        s = self.s
+        spec, sites = s.scenario.markets.forward, s.sites
         lot = spec.lot_gpus
-        reserve = self._forward_reserve(t)
+        reserve = self.reserve(t)
+        n_b = len(s.buyers)
         sell_qty, sell_price, sell_prod, sell_who = [], [], [], []
         for k, start in enumerate(starts):
-            free = np.maximum(self.ledger.free(start, self._fw_window).min(axis=1), 0.0)
+            free = np.maximum(s.ledger.free(start, self.window).min(axis=1), 0.0)
             lots = np.floor(free / lot)
             sell_qty.append(lots)
-            sell_price.append(reserve[s.site_provider])
+            sell_price.append(reserve[sites.site_provider])
             sell_prod.append(np.full(lots.size, k))
-            sell_who.append(len(self.buyers) + s.site_provider)
+            sell_who.append(n_b + sites.site_provider)
         runs, product, lots, limit, cover = self._run_bids(t, starts)
-        buy = {"qty": [lots], "price": [limit], "prod": [product], "who": [self.runs.agent[runs]]}
-        prog_lots, prog_limit = self.programme_forward_bids(t, starts)
+        buy = {"qty": [lots], "price": [limit], "prod": [product], "who": [s.runs.agent[runs]]}
+        prog_lots, prog_limit = self.buyer.forward_bids(t, starts)
         prog = np.flatnonzero(prog_lots > 0)
         buy["qty"].append(prog_lots[prog])
         buy["price"].append(prog_limit[prog])
         buy["prod"].append(prog)
-        buy["who"].append(np.full(prog.size, self._programme if prog.size else 0))
+        programme = s.programme if s.programme is not None else 0
+        buy["who"].append(np.full(prog.size, programme if prog.size else 0))
         if spec.settlement == "cash":
-            _, floor = self._spot_scores(t, starts)
+            _, floor = self.spot_scores(t, starts)
             for k, start in enumerate(starts):
                 qty, who = self._holder_offers(t, start)
                 sell_qty.append(qty)
                 sell_price.append(np.full(qty.size, floor[k]))
                 sell_prod.append(np.full(qty.size, k))
                 sell_who.append(who)
-        if self.sc.market_makers.count and spec.settlement == "cash":
+        if s.scenario.market_makers.count and spec.settlement == "cash":
             self._maker_orders(t, starts, buy, sell_qty, sell_price, sell_prod, sell_who)
         cat = np.concatenate
         return {
@@ -175,31 +186,31 @@ class ForwardMixin:
             "programme": (runs.size, prog),  # offset of its orders, and their products
         }
 
-    def _forward_reserve(self, t: int) -> np.ndarray:
+    def reserve(self, t: int) -> np.ndarray:
         """Reserve price per provider for forward sales ($/GPU-h)."""
-        s, rule = self.sites, self.sc.markets.forward.reserve
+        sites, rule = self.s.sites, self.s.scenario.markets.forward.reserve
         if rule == "owning_cost":
-            return s.energy_cost + s.fixed_cost
+            return sites.energy_cost + sites.fixed_cost
         if rule == "marginal_cost":
-            return s.energy_cost.copy()
+            return sites.energy_cost.copy()
         fair, _ = self._fair_value(t)
-        return np.maximum(s.energy_cost, fair)
+        return np.maximum(sites.energy_cost, fair)
 
     def _run_bids(self, t: int, starts: list[int]):
         """Waiting runs bid for a strip: the lots their block needs in every window their run
         spans, from the first window they can still start in (a run longer than the traded
         windows covers its remaining periods in the last one). Returns, per order: the run, the
         window, the lots, the limit price and the periods of the run the order covers."""
-        r, spec = self.runs, self.sc.markets.forward
+        r, spec = self.s.runs, self.s.scenario.markets.forward
         empty = np.zeros(0, dtype=np.int64)
-        if self.pending.size == 0:
+        if self.s.queue.pending.size == 0:
             return empty, empty, np.zeros(0), np.zeros(0), empty
-        rows = self._first_per_owner(self.pending)
+        rows = self.s.queue.first_per_owner(self.s.queue.pending)
         # every run still willing to start when the first window opens bids from that window
         rows = rows[r.latest_start[rows] >= starts[0]]
         if rows.size == 0:
             return empty, empty, np.zeros(0), np.zeros(0), empty
-        w = self._fw_window
+        w = self.window
         spans = np.clip(-(-r.periods[rows] // w), 1, len(starts))
         run = np.repeat(rows, spans)
         first = np.repeat(np.cumsum(spans) - spans, spans)
@@ -207,26 +218,26 @@ class ForwardMixin:
         last = product == np.repeat(spans, spans) - 1
         cover = np.where(last, r.periods[run] - w * product, w).astype(np.int64)
         lots = np.ceil(r.gpus[run] / spec.lot_gpus)
-        hours = r.gpus[run] * r.periods[run] * self.h
-        budget = self._run_budget(r.agent[run])
+        hours = r.gpus[run] * r.periods[run] * self.s.h
+        budget = self.s.run_budget(r.agent[run])
         limit = np.minimum(r.value[run], budget / np.maximum(hours, 1e-9))
-        cap, _ = self._spot_scores(t, starts)
+        cap, _ = self.spot_scores(t, starts)
         limit = np.minimum(limit, cap[product])
         # a run that cannot pay a positive price in one of its windows does not bid at all
         keep = np.repeat(np.minimum.reduceat(limit, np.cumsum(spans) - spans) > 0, spans)
         return run[keep], product[keep], lots[keep], limit[keep], cover[keep]
 
-    def _spot_scores(self, t: int, starts: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    def spot_scores(self, t: int, starts: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """Mean-variance scores of waiting for the spot market, per delivery window: the most a
         buyer pays forward (the recent spot price plus ``risk_aversion`` s.d. of the spot price
         over the time until delivery) and the least a buyer sells forward for (the same less,
         never below zero). Without a spot market there is no alternative: the cap is infinite
         and the floor zero."""
-        if not self.sc.markets.spot.enabled:
+        if not self.s.scenario.markets.spot.enabled:
             return np.full(len(starts), np.inf), np.zeros(len(starts))
         fair, vol = self._fair_value(t)
-        tau = np.maximum(np.asarray(starts) - t, 0) / self.cal.periods_per_day
-        premium = self.sc.buyers.choice.risk_aversion * vol * np.sqrt(tau)
+        tau = np.maximum(np.asarray(starts) - t, 0) / self.s.cal.periods_per_day
+        premium = self.s.scenario.buyers.choice.risk_aversion * vol * np.sqrt(tau)
         return fair + premium, np.maximum(fair - premium, 0.0)
 
     def _holder_offers(self, t: int, start: int) -> tuple[np.ndarray, np.ndarray]:
@@ -240,28 +251,28 @@ class ForwardMixin:
           delivery it resells them on the spot market, so the short position locks in the
           forward price.
         """
-        b, lot = self.buyers, self.sc.markets.forward.lot_gpus
+        b, lot = self.s.buyers, self.s.scenario.markets.forward.lot_gpus
         n_b = len(b)
         offer = np.zeros(n_b)
-        fb = self._fw_books.get(start)
+        fb = self._books.get(start)
         held = fb.accounts.position[:n_b] if fb is not None else np.zeros(n_b)
         long = np.maximum(held, 0.0)
         if long.any():
-            r = self.runs
-            res = self._reserved
+            r = self.s.runs
+            res = self.s.queue.reserved
             kept = res[(r.start[res] <= start) & (r.start[res] + r.periods[res] > start)]
             kept = kept[b.alive[r.agent[kept]]]
             backed = np.bincount(r.agent[kept], np.ceil(r.gpus[kept] / lot), n_b)
-            if self._programme is not None:
-                backed[self._programme] += self._prog_lots.get(start, 0.0)
+            if self.s.programme is not None:
+                backed[self.s.programme] += self.buyer.lots_kept(start)
             offer += np.maximum(long - backed, 0.0)
-        if self.sc.markets.contracts.resale and self.holders.size:
-            end = start + self._fw_window
-            bk = self.book
+        if self.s.scenario.markets.contracts.resale and self.s.pools.holders.size:
+            end = start + self.window
+            bk = self.s.book
             live = bk.live()
             live = live[(bk.start[live] <= start) & (bk.end[live] >= end)]
             covered = np.bincount(bk.holder[live], bk.gpus[live], n_b)
-            prof = self.profiles[:, min(t, self.cal.horizon - 1)]
+            prof = self.s.profiles[:, min(t, self.s.cal.horizon - 1)]
             want = np.where(b.alive, b.base_load * prof[b.kind], 0.0)
             spare = np.maximum(np.minimum(covered, b.pool_gpus) - b.pool_busy - want, 0.0)
             short = np.maximum(-held, 0.0)
@@ -274,21 +285,21 @@ class ForwardMixin:
         """Blocks kept for runs whose owner has failed go back to the market at once, not at
         their window's start (the owner's position, if any, is sold back by the secondary
         market)."""
-        r, b = self.runs, self.buyers
-        if self._reserved.size == 0:
+        r, b = self.s.runs, self.s.buyers
+        if self.s.queue.reserved.size == 0:
             return
-        gone = self._reserved[~b.alive[r.agent[self._reserved]]]
+        gone = self.s.queue.reserved[~b.alive[r.agent[self.s.queue.reserved]]]
         if gone.size == 0:
             return
-        self._reserved = self._reserved[b.alive[r.agent[self._reserved]]]
+        self.s.queue.reserved = self.s.queue.reserved[b.alive[r.agent[self.s.queue.reserved]]]
         self._give_back(gone, t)
 
     def _give_back(self, rows: np.ndarray, t: int) -> None:
         """Release what is left from ``t`` of the blocks kept for ``rows``, which are abandoned."""
-        r = self.runs
+        r = self.s.runs
         start = np.maximum(r.start[rows], t)
         left = np.maximum(r.periods[rows] - (start - r.start[rows]), 0)
-        self.ledger.release(r.site[rows], start, left, r.gpus[rows], contract=False)
+        self.s.ledger.release(r.site[rows], start, left, r.gpus[rows], contract=False)
         r.status[rows] = ABANDONED
 
     # ---- physical settlement -----------------------------------------------------------------
@@ -297,8 +308,8 @@ class ForwardMixin:
         """A run whose strip is filled in full in every window has its block kept for it at
         one site whose reserve the lowest of those prices meets; it pays each window's price
         for the periods that window covers: at the trade (physical), or at delivery at the spot
-        price (cash; see _start_reserved). Runs are placed highest value first."""
-        r, s = self.runs, self.sites
+        price (cash; see start_reserved). Runs are placed highest value first."""
+        r, s, q = self.s.runs, self.s.sites, self.s.queue
         runs = orders["runs"]
         if runs.size == 0:
             return
@@ -312,11 +323,11 @@ class ForwardMixin:
             return
         p = np.asarray(price, dtype=float)[product]
         p = np.where(np.isfinite(p), p, np.inf)  # a window nobody traded: no winner uses it
-        cost = np.bincount(inv, r.gpus[runs] * orders["cover"] * self.h * p, uniq.size)
+        cost = np.bincount(inv, r.gpus[runs] * orders["cover"] * self.s.h * p, uniq.size)
         low = np.full(uniq.size, np.inf)
         np.minimum.at(low, inv, p)
         k0 = product[first]  # runs' orders are stored first window first
-        reserve = self._forward_reserve(t)[s.site_provider]
+        reserve = self.reserve(t)[s.site_provider]
         for k in np.unique(k0[won]):
             sel = np.flatnonzero(won & (k0 == k))
             sel = sel[np.argsort(-r.value[uniq[sel]], kind="stable")]
@@ -332,73 +343,75 @@ class ForwardMixin:
             start = starts[k]
             width = int(r.periods[rows].max())
             alloc = allocate_blocks(
-                self.ledger.free(start, width), np.zeros(reserve.size), req, self.h
+                self.s.ledger.free(start, width), np.zeros(reserve.size), req, self.s.h
             )
             got = alloc.site >= 0
             if not got.any():
                 continue
             rows, sites, paid = rows[got], alloc.site[got], cost[sel[got]]
-            self.ledger.reserve(sites, start, r.periods[rows], r.gpus[rows], contract=False)
+            self.s.ledger.reserve(sites, start, r.periods[rows], r.gpus[rows], contract=False)
             if prepaid:
-                self.buyers.pay(r.agent[rows], paid)
-                np.add.at(s.revenue, s.site_provider[sites], paid)
+                seller = self.s.provider_account(self.s.sites.site_provider[sites])
+                self.s.accounts.transfer("forward_physical", t, r.agent[rows], seller, paid)
+                r.paid[rows] += paid
             r.status[rows] = RESERVED
             r.start[rows] = start
             r.site[rows] = sites
-            r.price[rows] = paid / (r.gpus[rows] * r.periods[rows] * self.h)
+            r.price[rows] = paid / (r.gpus[rows] * r.periods[rows] * self.s.h)
             r.channel[rows] = FORWARD
-            self._reserved = np.concatenate([self._reserved, rows])
-        self.pending = self.pending[r.status[self.pending] == PENDING]
+            self.s.queue.reserved = np.concatenate([self.s.queue.reserved, rows])
+        q.pending = q.pending[r.status[q.pending] == PENDING]
 
-    def _start_reserved(self, t: int) -> None:
+    def start_reserved(self, t: int) -> None:
         """Runs whose reserved window begins now start; a failed owner's block is released."""
-        r, b = self.runs, self.buyers
-        if self._reserved.size == 0:
+        r, b = self.s.runs, self.s.buyers
+        if self.s.queue.reserved.size == 0:
             return
-        due = self._reserved[r.start[self._reserved] <= t]
+        due = self.s.queue.reserved[r.start[self.s.queue.reserved] <= t]
         if due.size == 0:
             return
-        self._reserved = self._reserved[r.start[self._reserved] > t]
+        self.s.queue.reserved = self.s.queue.reserved[r.start[self.s.queue.reserved] > t]
         alive = b.alive[r.agent[due]]
         gone = due[~alive]
         if gone.size:
             self._give_back(gone, t)  # the owner failed before its window
         go = due[alive]
-        if go.size and self.sc.markets.forward.settlement == "cash":
+        if go.size and self.s.scenario.markets.forward.settlement == "cash":
             go = self._pay_at_delivery(t, go)
         if go.size:
-            r.status[go] = PENDING  # _start moves them to running
-            self._start(go, t, FORWARD, r.price[go], r.site[go])
+            r.status[go] = PENDING  # ``start`` moves them to running
+            self.s.queue.start(go, t, FORWARD, r.price[go], self.s.listener, r.site[go])
 
     def _pay_at_delivery(self, t: int, rows: np.ndarray) -> np.ndarray:
         """Cash settlement: the kept block is bought at today's spot price (the position pays
         the difference to the forward price at settlement). A run whose owner cannot pay gives
         the block back."""
-        r, b, s = self.runs, self.buyers, self.sites
-        spot = self.rec.spot_price[t]
+        r, b = self.s.runs, self.s.buyers
+        spot = self.s.signals.spot_price[t]
         unit = np.full(rows.size, spot) if np.isfinite(spot) else r.price[rows].copy()
-        cost = r.gpus[rows] * r.periods[rows] * self.h * unit
+        cost = r.gpus[rows] * r.periods[rows] * self.s.h * unit
         owner = r.agent[rows]
         ok = cost <= b.cash[owner] + 1e-9
         short = rows[~ok]
         if short.size:
-            self.ledger.release(r.site[short], t, r.periods[short], r.gpus[short], contract=False)
+            self.s.ledger.release(r.site[short], t, r.periods[short], r.gpus[short], contract=False)
             r.status[short] = ABANDONED  # could not pay for its block
         rows = rows[ok]
-        b.pay(r.agent[rows], cost[ok])
-        np.add.at(s.revenue, s.site_provider[r.site[rows]], cost[ok])
+        seller = self.s.provider_account(self.s.sites.site_provider[r.site[rows]])
+        self.s.accounts.transfer("forward_delivery", t, r.agent[rows], seller, cost[ok])
+        r.paid[rows] += cost[ok]
         r.price[rows] = unit[ok]
         return rows
 
     # ---- cash settlement -----------------------------------------------------------------------
 
-    def _open_positions(self, starts, res, orders) -> None:
-        spec = self.sc.markets.forward
+    def _open_positions(self, t, starts, res, orders) -> None:
+        spec = self.s.scenario.markets.forward
         for k, start in enumerate(starts):
             price = float(res.price[k])
             if not np.isfinite(price):
                 continue
-            fb = self._fw_books.setdefault(start, ForwardBook(start, self._participants))
+            fb = self._books.setdefault(start, ForwardBook(start, self._participants))
             if fb.accounts.mark == 0.0:
                 fb.accounts = MarginAccounts(fb.accounts.position, fb.accounts.collateral, price)
             self._mark(fb, price)
@@ -417,86 +430,83 @@ class ForwardMixin:
             back = fb.accounts.collateral * np.divide(
                 closed, np.abs(held), out=np.zeros_like(closed), where=np.abs(held) > 0
             )
-            margin = spec.initial_margin * opened * price * self._fw_lot_hours - back
-            self._post(margin)
+            margin = spec.initial_margin * opened * price * self.lot_hours - back
+            self._post(t, margin)
             fb.accounts = MarginAccounts(after, fb.accounts.collateral + margin, fb.accounts.mark)
 
     def _mark(self, fb: ForwardBook, price: float) -> None:
         """Variation margin to ``price``; defaulters' positions pass to the clearing house,
         which bears their shortfall and the later gains or losses on what it took over."""
         call = mark_to_market(self._contract, fb.accounts, price)
-        house_gain = fb.house_position * (price - fb.accounts.mark) * self._fw_lot_hours
+        house_gain = fb.house_position * (price - fb.accounts.mark) * self.lot_hours
         fb.house_loss += call.clearing_house_loss - house_gain
         fb.house_position += call.absorbed_position
         fb.accounts = call.accounts
         if call.defaulted.any():
             lost = np.flatnonzero(call.defaulted)
-            self.rec.forward_defaults(lost, call.shortfall[lost])
+            self.s.listener.forward_defaults(lost, call.shortfall[lost])
 
-    def _settle_deliveries(self, t: int) -> None:
+    def settle_deliveries(self, t: int) -> None:
         """Windows that have ended settle against the spot index; collateral goes back."""
-        for start in [s for s in self._fw_books if s + self._fw_window <= t]:
-            fb = self._fw_books.pop(start)
-            window = self.rec.spot_price[start : start + self._fw_window]
+        for start in [w for w in self._books if w + self.window <= t]:
+            fb = self._books.pop(start)
+            window = self.s.signals.spot_price[start : start + self.window]
             index = float(np.nanmean(window)) if np.isfinite(window).any() else fb.accounts.mark
             self._mark(fb, index)
-            self._post(-fb.accounts.collateral)
+            self._post(t, -fb.accounts.collateral)
             self.house_loss += fb.house_loss
+        self._publish_open_collateral()
 
-    def _post(self, amount: np.ndarray) -> None:
-        """Move money from participants into margin accounts (negative: back out of them).
+    def _post(self, t: int, amount: np.ndarray) -> None:
+        """Participants post ``amount`` [participant] of collateral to the clearing house
+        (negative: it pays collateral back, with the gains or less the losses on it)."""
+        pay, back = np.flatnonzero(amount > 0), np.flatnonzero(amount < 0)
+        house = np.array([self._house])
+        self.s.accounts.entry(
+            "margin",
+            t,
+            (np.concatenate([pay, house]), np.concatenate([amount[pay], [-amount[back].sum()]])),
+            (np.concatenate([house, back]), np.concatenate([[amount[pay].sum()], -amount[back]])),
+        )
 
-        Buyers pay from their cash and market makers from their capital; providers' flows are
-        booked in ``fw_flow`` and enter their profit."""
-        n_b, n_p = len(self.buyers), self.sites.list_price.size
-        self.buyers.cash -= amount[:n_b]
-        self.mm_capital -= amount[n_b + n_p :]
-        self.fw_flow -= amount
+    def _publish_open_collateral(self) -> None:
+        """Market makers' collateral still posted for windows not yet settled."""
+        first = self.s.accounts.layout.first_maker
+        held = self.s.makers.open_collateral
+        held[:] = 0.0
+        for fb in self._books.values():
+            held += fb.accounts.collateral[first:]
 
-    def _forward_sold_now(self, t: int) -> np.ndarray | None:
+    def sold_now(self, t: int) -> np.ndarray | None:
         """GPUs each provider has sold forward (cash-settled, short) for the window holding
         ``t``: a provider short forward gains less from a high spot price, so it withholds less
         (the Allaz-Vila channel)."""
-        start = (t // self._fw_window) * self._fw_window
-        fb = self._fw_books.get(start)
+        start = (t // self.window) * self.window
+        fb = self._books.get(start)
         if fb is None:
             return None
-        first = len(self.buyers)
-        short = -fb.accounts.position[first : first + self.sites.list_price.size]
-        return np.maximum(short, 0.0) * self.sc.markets.forward.lot_gpus
-
-    def forward_price_signal(self, nearest: bool = False) -> float:
-        """The latest price of the farthest (or nearest) window traded or quoted; NaN if none."""
-        if not self.curve:
-            return float("nan")
-        session = self.curve[-1][0]
-        latest = [row for row in self.curve if row[0] == session and np.isfinite(row[3])]
-        if not latest:
-            return float("nan")
-        pick = min if nearest else max
-        return float(pick(latest, key=lambda row: row[1])[3])
-
-    # ---- market makers -------------------------------------------------------------------------
+        first = len(self.s.buyers)
+        short = -fb.accounts.position[first : first + self.s.sites.providers]
+        return np.maximum(short, 0.0) * self.s.scenario.markets.forward.lot_gpus
 
     def _maker_orders(self, t, starts, buy, sell_qty, sell_price, sell_prod, sell_who) -> None:
-        mm = self.sc.market_makers
+        mm = self.s.scenario.market_makers
         policy = QuotePolicy(
             risk_aversion=mm.risk_aversion,
             arrival_decay=mm.arrival_decay,
             quote_size=mm.quote_lots,
             max_inventory=mm.max_inventory_lots,
-            margin_rate=self.sc.markets.forward.initial_margin,
+            margin_rate=self.s.scenario.markets.forward.initial_margin,
         )
         fair, vol = self._fair_value(t)
-        first = len(self.buyers) + self.sites.list_price.size
+        first = self.s.accounts.layout.first_maker
         who = first + np.arange(mm.count)
+        capital = self.s.accounts.cash_of(first, mm.count)
         for k, start in enumerate(starts):
-            fb = self._fw_books.get(start)
+            fb = self._books.get(start)
             inventory = fb.accounts.position[who] if fb is not None else np.zeros(mm.count)
-            tau = (start - t) / self.cal.periods_per_day / 365.0
-            q = market_maker_quotes(
-                self.mm_capital, inventory, fair, vol, tau, policy, self._fw_lot_hours
-            )
+            tau = (start - t) / self.s.cal.periods_per_day / 365.0
+            q = market_maker_quotes(capital, inventory, fair, vol, tau, policy, self.lot_hours)
             if np.isfinite(q.bid).any():
                 self._quoted_mid[k] = float(np.nanmean((q.bid + q.ask) / 2))
             live = q.bid_size > 0
@@ -512,11 +522,11 @@ class ForwardMixin:
 
     def _fair_value(self, t: int) -> tuple[float, float]:
         """Recent spot price and the s.d. of its daily log change (price risk per day)."""
-        back = max(0, t - self.cal.periods(30))
-        recent = self.rec.spot_price[back:t]
+        back = max(0, t - self.s.cal.periods(30))
+        recent = self.s.signals.spot_price[back:t]
         if not np.isfinite(recent).any():
-            return float(self.sites.list_price.min()), 0.1
-        fair = float(np.nanmean(recent[-self._fw_window :]))
-        day = np.arange(back, t) / self.cal.periods_per_day
+            return float(self.s.sites.list_price.min()), 0.1
+        fair = float(np.nanmean(recent[-self.window :]))
+        day = np.arange(back, t) / self.s.cal.periods_per_day
         vol = daily_log_change_sd(day, recent)
         return fair, (vol if np.isfinite(vol) and vol > 0 else 0.05) * fair

@@ -2,87 +2,120 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 
 from sim.agents import ACADEMIC
 from sim.calendar import DAYS_PER_YEAR
-from sim.demand import (
-    PUBLIC as PUBLIC_CHANNEL,
-)
+from sim.demand import PUBLIC as PUBLIC_CHANNEL
+from sim.state import State
 
 
-class ProgrammeMixin:
-    """Methods of :class:`sim.world.World` (programme); they use the world's state."""
+class ContractDesk(Protocol):
+    """What the programme needs of the contract market."""
 
-    def programme_cycle(self, t: int) -> None:
+    min_contract: float
+
+    def sign(
+        self,
+        t: int,
+        term: int,
+        who: np.ndarray,
+        gpus: np.ndarray,
+        max_price: np.ndarray,
+        split: np.ndarray,
+        fresh: bool = False,
+    ) -> int: ...
+
+    def end_contracts(self, rows: np.ndarray, end: int) -> None: ...
+
+
+class Programme:
+    def __init__(self, state: State, desk: ContractDesk, rng: np.random.Generator):
+        self.s = state
+        self.desk = desk
+        self.rng = rng
+        self.i = state.programme  # its buyer row (None: no programme)
+        fw = state.scenario.markets.forward
+        self._window = state.cal.periods(fw.window_days)
+        self._lot_hours = fw.lot_gpus * self._window * state.h
+        self._grant_order = np.zeros(0, dtype=np.int64)
+        self._lots: dict[int, float] = {}  # window start -> lots kept for it
+        self._open: dict[int, tuple[float, float]] = {}  # start -> (lots, price), unpaid
+        self._deliveries: list[tuple[int, np.ndarray, np.ndarray, float, bool]] = []
+        self._rows = np.zeros(0, dtype=np.int64)  # contracts standing for kept windows
+        self._budget = state.accounts.layout.single("public_budget")
+
+    def cycle(self, t: int) -> None:
         """Yearly: the budget arrives and the academics who get grants are drawn.
 
         ``contracts``: unspent money lapses and one-year contracts are bought with the budget,
         site by site. ``forwards``: capacity is bought at every forward session instead
-        (``programme_forward_bids``), so money committed to open windows carries over.
+        (``forward_bids``), so money committed to open windows carries over.
         """
-        spec, b, i = self.sc.public_programme, self.buyers, self._programme
+        s = self.s
+        spec, b, i = s.scenario.public_programme, s.buyers, self.i
+        assert i is not None
         if spec.allocation == "spread":
             academics = np.flatnonzero((b.kind == ACADEMIC) & b.alive)
-            self._grant_order = self.rng_contracts.permutation(academics)
+            self._grant_order = self.rng.permutation(academics)
+        accounts = s.accounts
         if spec.procurement == "forwards":
             # money committed to windows not yet delivered carries over; the rest lapses
-            keep = min(b.cash[i], self._programme_committed())
-            b.outflow[i] += b.cash[i] - keep
-            b.cash[i] = keep + spec.budget_per_year
-            b.inflow[i] += spec.budget_per_year
-            self._allocate_public()
+            keep = min(b.cash[i], self._committed())
+            accounts.transfer("budget_lapsed", t, i, self._budget, b.cash[i] - keep)
+            accounts.transfer("public_budget", t, self._budget, i, spec.budget_per_year)
+            self._allocate()
             return
-        live = self.book.live()
-        mine = live[(self.book.holder[live] == i) & (self.book.end[live] <= t)]
-        self._end_contracts(mine, t)  # last year's contracts end as the new ones are bought
-        b.outflow[i] += b.cash[i]
-        b.cash[i] = spec.budget_per_year
-        b.inflow[i] += spec.budget_per_year
-        target = spec.budget_per_year / (self._programme_price() * DAYS_PER_YEAR * 24)
+        live = s.book.live()
+        mine = live[(s.book.holder[live] == i) & (s.book.end[live] <= t)]
+        self.desk.end_contracts(mine, t)  # last year's contracts end as the new ones are bought
+        accounts.transfer("budget_lapsed", t, i, self._budget, b.cash[i])
+        accounts.transfer("public_budget", t, self._budget, i, spec.budget_per_year)
+        target = spec.budget_per_year / (self._price() * DAYS_PER_YEAR * 24)
         who = np.array([i])
         for _ in range(8):
             gap = target - b.pool_gpus[i]
-            if gap < self._min_contract():
+            if gap < self.desk.min_contract:
                 break
-            if not self._sign(
-                t, 1, who, np.array([np.floor(gap)]), np.array([1e9]), np.array([True]), fresh=True
-            ):
+            asked = np.array([np.floor(gap)])
+            if not self.desk.sign(t, 1, who, asked, np.array([1e9]), np.array([True]), fresh=True):
                 break
-        self._allocate_public()
+        self._allocate()
 
-    def _programme_price(self) -> float:
+    def _price(self) -> float:
         """The dearest one-year contract price ($/GPU-h): what the budget surely pays for."""
-        discount = min(p.discount_1y for p in self.provider_specs)
-        return float(self.sites.site_price.max()) * (1 - discount)
+        discount = min(p.discount_1y for p in self.s.provider_specs)
+        return float(self.s.sites.site_price.max()) * (1 - discount)
 
-    def _allocate_public(self) -> None:
+    def _allocate(self) -> None:
         """Hand the programme's capacity out. ``spread``: standing grants of ``grant_gpus`` to
         academics in this year's drawn order (so grants persist while the capacity does);
         ``concentrated``: the capacity stays with the programme for large runs."""
-        spec, b, i = self.sc.public_programme, self.buyers, self._programme
-        r = self.runs
+        s = self.s
+        spec, b, i, r, q = s.scenario.public_programme, s.buyers, self.i, s.runs, s.queue
         b.public_gpus[:] = 0.0
-        hosted = self.running[r.host[self.running] == i]
+        hosted = q.running[r.host[q.running] == i]
         b.pool_busy[i] = float(r.gpus[hosted].sum())  # runs in progress keep their GPUs
         if spec.allocation == "spread":
-            order = getattr(self, "_grant_order", np.zeros(0, dtype=np.int64))
-            order = order[b.alive[order]]
+            order = self._grant_order[b.alive[self._grant_order]]
             room = max(b.pool_gpus[i] - b.pool_busy[i], 0.0)
             grants = min(order.size, int(room // spec.grant_gpus))
             b.public_gpus[order[:grants]] = spec.grant_gpus
             b.pool_busy[i] += grants * spec.grant_gpus  # granted capacity is not the programme's
-        self._load_changed()
-        self._recheck = True
+        s.load_changed()
+        q.recheck = True
 
-    def _start_public(self, t: int) -> None:
+    def start_runs(self, t: int) -> None:
         """Concentrated allocation: academics' large runs take blocks from the programme's
         contracts, first come first served, at no charge to them."""
-        r, b, i = self.runs, self.buyers, self._programme
-        p = self.pending
-        if p.size == 0:
+        s = self.s
+        r, b, i, q = s.runs, s.buyers, self.i, s.queue
+        p = q.pending
+        if p.size == 0 or i is None:
             return
-        smallest = self.sc.public_programme.min_run_gpus or self.sc.metrics.large_run_gpus
+        smallest = s.scenario.public_programme.min_run_gpus or s.scenario.metrics.large_run_gpus
         cand = p[(b.kind[r.agent[p]] == ACADEMIC) & (r.gpus[p] >= smallest)]
         room = b.pool_block[i] - b.pool_busy[i]
         take = []
@@ -95,12 +128,12 @@ class ProgrammeMixin:
         rows = np.asarray(take)
         r.host[rows] = i
         b.pool_busy[i] += r.gpus[rows].sum()
-        self._load_changed()
-        self._start(rows, t, PUBLIC_CHANNEL, np.zeros(rows.size))
+        s.load_changed()
+        q.start(rows, t, PUBLIC_CHANNEL, np.zeros(rows.size), s.listener)
 
     # ---- buying through the forward market --------------------------------------------------
 
-    def programme_forward_bids(self, t: int, starts: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    def forward_bids(self, t: int, starts: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """Lots the programme bids in each traded window, and its limit price.
 
         It buys a strip: in every window, the capacity it would otherwise put under one-year
@@ -109,104 +142,108 @@ class ProgrammeMixin:
         down so that everything it has committed fits in its cash at that price. What the
         forward market saves it stays unspent.
         """
-        spec, fw = self.sc.public_programme, self.sc.markets.forward
-        if self._programme is None or spec.procurement != "forwards":
-            return np.zeros(len(starts)), np.zeros(len(starts))
-        if not self.buyers.alive[self._programme]:
-            return np.zeros(len(starts)), np.zeros(len(starts))
-        limit = self._programme_price()
-        lot_cost = limit * self._fw_lot_hours
+        s = self.s
+        spec, fw = s.scenario.public_programme, s.scenario.markets.forward
+        none = np.zeros(len(starts)), np.zeros(len(starts))
+        if self.i is None or spec.procurement != "forwards" or not s.buyers.alive[self.i]:
+            return none
+        limit = self._price()
+        lot_cost = limit * self._lot_hours
         target = spec.budget_per_year / (limit * DAYS_PER_YEAR * 24)  # GPUs, as with contracts
         want = np.floor(target / fw.lot_gpus)
-        held = np.array([self._prog_lots.get(s, 0.0) for s in starts])
+        held = np.array([self._lots.get(w, 0.0) for w in starts])
         lots = np.floor(np.maximum(want - held, 0.0))
-        room = max(self.buyers.cash[self._programme] - self._programme_committed(), 0.0)
+        room = max(s.buyers.cash[self.i] - self._committed(), 0.0)
         if lots.sum() * lot_cost > room:
             lots = np.floor(lots * room / (lots.sum() * lot_cost))
         return lots, np.full(len(starts), limit)
 
-    def _programme_committed(self) -> float:
+    def lots_kept(self, start: int) -> float:
+        return self._lots.get(start, 0.0)
+
+    def _committed(self) -> float:
         """Money the programme owes for capacity bought forward but not yet delivered (cash
         settlement pays at delivery; the forward price stands in for the spot price then)."""
-        return sum(lots * self._fw_lot_hours * price for lots, price in self._prog_open.values())
+        return sum(lots * self._lot_hours * price for lots, price in self._open.values())
 
-    def programme_filled(self, t: int, start: int, lots: float, price: float) -> None:
-        """Keep the capacity of filled lots for the window at sites whose reserve the price
-        meets, most free first (large blocks for concentrated use), and pay for it at the
-        trade (physical settlement) or at delivery at the spot price (cash)."""
-        if lots <= 0:
+    def filled(self, t: int, start: int, lots: float, price: float, reserve: np.ndarray) -> None:
+        """Keep the capacity of filled lots for the window at sites whose ``reserve``
+        [provider] the price meets, most free first (large blocks for concentrated use), and
+        pay for it at the trade (physical settlement) or at delivery at the spot price (cash)."""
+        if lots <= 0 or self.i is None:
             return
-        s, i = self.sites, self._programme
-        w = self._fw_window
-        open_sites = np.flatnonzero(self._forward_reserve(t)[s.site_provider] <= price + 1e-12)
-        free = np.maximum(self.ledger.free(start, w).min(axis=1), 0.0)
-        lot = self.sc.markets.forward.lot_gpus
+        s = self.s
+        sites, i, w = s.sites, self.i, self._window
+        open_sites = np.flatnonzero(reserve[sites.site_provider] <= price + 1e-12)
+        free = np.maximum(s.ledger.free(start, w).min(axis=1), 0.0)
+        lot = s.scenario.markets.forward.lot_gpus
         need = lots * lot
-        got = np.zeros(s.site_provider.size)
+        got = np.zeros(sites.site_provider.size)
         for site in open_sites[np.argsort(-free[open_sites], kind="stable")]:
             take = min(np.floor(free[site] / lot) * lot, need)  # whole lots per site
             got[site], need = take, need - take
             if need <= 0:
                 break
-        sites = np.flatnonzero(got > 0)
-        if sites.size == 0:
+        kept_at = np.flatnonzero(got > 0)
+        if kept_at.size == 0:
             return
-        self.ledger.reserve(sites, start, w, got[sites], contract=True)
-        prepaid = self.sc.markets.forward.settlement == "physical"
+        s.ledger.reserve(kept_at, start, w, got[kept_at], contract=True)
+        prepaid = s.scenario.markets.forward.settlement == "physical"
         if prepaid:
-            cost = got[sites] * w * self.h * price
-            self.buyers.pay(np.full(sites.size, i), cost)
-            np.add.at(s.revenue, s.site_provider[sites], cost)
-            np.add.at(s.contract_revenue, s.site_provider[sites], cost)
-        kept = float(got.sum()) / self.sc.markets.forward.lot_gpus
-        self._prog_lots[start] = self._prog_lots.get(start, 0.0) + kept
+            cost = got[kept_at] * w * s.h * price
+            seller = s.provider_account(sites.site_provider[kept_at])
+            s.accounts.transfer("forward_physical", t, i, seller, cost)
+        kept = float(got.sum()) / lot
+        self._lots[start] = self._lots.get(start, 0.0) + kept
         if not prepaid:  # to be paid at delivery: keep the money for it
-            held, _ = self._prog_open.get(start, (0.0, price))
-            self._prog_open[start] = (held + kept, price)
-        self._prog_deliveries.append((start, sites, got[sites], price, prepaid))
+            held, _ = self._open.get(start, (0.0, price))
+            self._open[start] = (held + kept, price)
+        self._deliveries.append((start, kept_at, got[kept_at], price, prepaid))
 
-    def programme_deliveries(self, t: int) -> None:
+    def deliveries(self, t: int) -> None:
         """At a window's start the capacity kept for it joins the programme's pool (as
         contracts for the window), the windows that end leave it, and the capacity is
         allocated again."""
-        if not self._prog_deliveries and not self._prog_rows.size:
+        if not self._deliveries and not self._rows.size:
             return
-        due = [d for d in self._prog_deliveries if d[0] <= t]
-        if not due and not (self._prog_rows.size and (self.book.end[self._prog_rows] <= t).any()):
+        s = self.s
+        bk = s.book
+        due = [d for d in self._deliveries if d[0] <= t]
+        if not due and not (self._rows.size and (bk.end[self._rows] <= t).any()):
             return
-        self._prog_deliveries = [d for d in self._prog_deliveries if d[0] > t]
-        i, s, w = self._programme, self.sites, self._fw_window
-        spot = self.rec.spot_price[t] if t < self.rec.spot_price.size else np.nan
+        self._deliveries = [d for d in self._deliveries if d[0] > t]
+        i, sites, w = self.i, s.sites, self._window
+        assert i is not None
+        spot = s.signals.spot_price[t] if t < s.signals.spot_price.size else np.nan
         new = []
-        for start, sites, gpus, price, prepaid in due:
-            self._prog_open.pop(start, None)
+        for start, kept_at, gpus, price, prepaid in due:
+            self._open.pop(start, None)
             # cash settlement: the kept capacity is bought at today's spot price; the position
             # pays the difference to the forward price when the window settles
             unit = price if prepaid or not np.isfinite(spot) else float(spot)
-            rows = self.book.add(
-                np.full(sites.size, i),
-                sites,
-                s.site_provider[sites],
+            rows = bk.add(
+                np.full(kept_at.size, i),
+                kept_at,
+                sites.site_provider[kept_at],
                 gpus,
-                np.full(sites.size, start),
-                np.full(sites.size, start + w),
+                np.full(kept_at.size, start),
+                np.full(kept_at.size, start + w),
                 unit,
             )
             if prepaid:
-                self.book.billed[rows] = w  # paid at the trade
+                bk.billed[rows] = w  # paid at the trade
             new.append(rows)
         if new:
-            self._prog_rows = np.concatenate([self._prog_rows, *new])
-            self.rec.contracts_signed(np.concatenate(new))
-            self._pool_changed(np.array([i]))
-        ended = self._prog_rows[self.book.end[self._prog_rows] <= t]
-        self._prog_rows = self._prog_rows[self.book.end[self._prog_rows] > t]
+            self._rows = np.concatenate([self._rows, *new])
+            s.listener.contracts_signed(np.concatenate(new))
+            s.refresh_pools(np.array([i]))
+        ended = self._rows[bk.end[self._rows] <= t]
+        self._rows = self._rows[bk.end[self._rows] > t]
         if ended.size:
-            self._end_contracts(ended, t)
-        self._allocate_public()
+            self.desk.end_contracts(ended, t)
+        self._allocate()
 
-    def _programme_setup(self) -> None:
-        self._prog_lots: dict[int, float] = {}  # window start -> lots kept for it
-        self._prog_open: dict[int, tuple[float, float]] = {}  # start -> (lots, price), unpaid
-        self._prog_deliveries: list[tuple] = []
-        self._prog_rows = np.zeros(0, dtype=np.int64)  # contracts standing for kept windows
+    @property
+    def active(self) -> bool:
+        """Deliveries are pending or kept windows stand in the pool."""
+        return bool(self._deliveries) or bool(self._rows.size)

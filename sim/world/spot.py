@@ -8,7 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from sim.channels.blocks import BlockRequests, allocate_blocks
+from sim.channels.blocks import BlockRequests, allocate_blocks, fits_now
 from sim.channels.withholding import linear_inverse_demand, strategic_offers
 from sim.demand import (
     SPOT,
@@ -16,6 +16,7 @@ from sim.demand import (
 from sim.markets.orders import OrderBook
 from sim.markets.registry import MECHANISMS
 from sim.markets.uniform_price import clear_single, uniform_price
+from sim.state import State
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,6 @@ class _Auction:
     buy_filled: np.ndarray  # [bidder] GPUs
     cost: np.ndarray  # [bidder] $ for the window
     spent: np.ndarray  # [buyer] $ for the window paid by bidders (0 for the others)
-    cash_change: np.ndarray  # [buyer] -spent, or resale income (bidders never resell)
     sold_per_site: np.ndarray  # [site] GPUs sold by providers
     site_owner: np.ndarray  # [site in sites] provider
     site_revenue: np.ndarray  # [site in sites] $ for the window
@@ -43,6 +43,7 @@ class _Auction:
     income: np.ndarray  # [holder] $ for the window
     bought_gpu_hours: float
     sold_gpu_hours: float  # by providers
+    resold_gpu_hours: float  # by contract holders
 
     def same_book(self, length, ask, offer, resale, reserve) -> bool:
         return (
@@ -72,33 +73,48 @@ class _Heads(NamedTuple):
     block_hours: np.ndarray  # GPU-hours of the block
 
 
-class SpotMixin:
-    """Methods of :class:`sim.world.World` (spot); they use the world's state."""
+class Spot:
+    def __init__(self, state: State):
+        self.s = state
+        sc = state.scenario
+        self.length = state.cal.periods(sc.markets.spot.session_days)
+        self._auction: _Auction | None = None  # the last one, reused while its book is the same
+        self._ask_scale: tuple[float, np.ndarray, np.ndarray | None] | None = None
+        self._load: tuple[tuple[int, bytes], np.ndarray, np.ndarray] | None = None
+        self._sort_memo: dict = {}  # prices repeat across clearings, quantities vary
+        self._heads: tuple[np.ndarray, _Heads] | None = None
+        self._bids: tuple | None = None
+        sites = state.sites
+        owning = sc.markets.spot.reserve == "owning_cost"
+        self.reserve = sites.energy_cost + (sites.fixed_cost if owning else 0.0)  # [provider]
+        strategic = np.asarray([p.strategy == "cournot" for p in state.provider_specs])
+        self._strategic = strategic[sites.provider_class]  # [provider]
+        self._any_strategic = bool(self._strategic.any())
 
-    _auction: _Auction | None = None  # the last auction, reused while its book stays the same
-    _ask_scale: tuple[float, np.ndarray, np.ndarray | None] | None = None
-
-    def spot_session(self, t: int) -> None:
+    def session(self, t: int, forward_short: np.ndarray | None = None) -> None:
         """A uniform-price call auction for capacity over the window until the next auction.
 
         Buyers bid their steady load not covered by their pools (capped by what their cash buys
         at their limit) at their value; providers offer capacity idle over the whole window at
         their reserve; with resale on, contract holders offer the pool GPUs they will not use at
         a reserve of zero (the contract is paid whatever happens). Fills last the whole window.
+        ``forward_short``: GPUs each provider has sold forward for this window (it withholds
+        less).
 
         With frequent auctions the book often repeats (nothing happened since the last one that
         changes what anyone bids or offers); the clearing is then not run again, since a
         mechanism is a pure function of its book.
         """
-        b, s, spec = self.buyers, self.sites, self.sc.markets.spot
-        length = min(self._spot_len, self.cal.horizon - t)
-        hours = length * self.h
+        s = self.s
+        b, pools, spec = s.buyers, s.pools, s.scenario.markets.spot
+        length = min(self.length, s.cal.horizon - t)
+        hours = length * s.h
         if length == 1:
-            prof = self.profiles[:, t]
+            prof = s.profiles[:, t]
         else:
-            prof = self.profiles[:, t : t + length].mean(axis=1)
+            prof = s.profiles[:, t : t + length].mean(axis=1)
         if self._auction is not None and self._auction.holders.size:
-            self._lent[:] = 0.0  # nothing is lent until this auction's resale
+            pools.lent[:] = 0.0  # nothing is lent until this auction's resale
         rest, resale = self._spot_load(prof)
         per_gpu, has_value = self._spot_ask_scale(hours)
         if has_value is None:  # every buyer values GPUs
@@ -106,92 +122,92 @@ class SpotMixin:
         else:
             ask = np.divide(b.cash, per_gpu, out=np.zeros(len(b)), where=has_value)
         ask = np.minimum(rest, np.maximum(ask, 0.0, out=ask), out=ask)
-        site_idle = self.ledger.idle(t, length)
-        reserve = self._spot_reserve()
+        site_idle = s.ledger.idle(t, length)
+        reserve = self.reserve
         if self._any_strategic:
             bidders = np.flatnonzero(ask > 1e-9)
-            site_idle = self._withhold(t, length, site_idle, b.load_value[bidders], ask[bidders])
+            site_idle = self._withhold(
+                t, length, site_idle, b.load_value[bidders], ask[bidders], forward_short
+            )
         last = self._auction
         changed = last is None or not last.same_book(length, ask, site_idle, resale, reserve)
         if changed:
-            last = self._auction = self._clear_spot(length, hours, ask, site_idle, resale, reserve)
-            self._spot_served[:] = 0.0
-            self._spot_paid[:] = 0.0
+            last = self._auction = self._clear(length, hours, ask, site_idle, resale, reserve)
+            pools.spot_served[:] = 0.0
+            pools.spot_paid[:] = 0.0
+        assert last is not None
         if not math.isfinite(last.price):
-            self.rec.spot(t, length, last.price, 0.0, 0.0)
+            s.signals.record_spot(t, length, last.price, 0.0, 0.0, 0.0)
             return
         bidders, sites, holders = last.bidders, last.sites, last.holders
         if changed:
             # what buyers get from the spot changed: steady load is recomputed
-            self._spot_served[bidders] = last.buy_filled
-            self._spot_paid[bidders] = last.cost / length
-            self._steady_stale = True
-        # ``cash[bidders] -= cost``, ``cash[holders] += income``, ``spend[bidders] += cost`` on
-        # every buyer (adding zero changes nothing)
-        b.cash += last.cash_change
-        b.spend += last.spent
+            pools.spot_served[bidders] = last.buy_filled
+            pools.spot_paid[bidders] = last.cost / length
+            pools.steady_stale = True
+        first = s.accounts.layout.first_provider
+        s.accounts.pay_dense(
+            "spot",
+            t,
+            0,
+            last.spent,
+            np.concatenate([first + last.site_owner, holders]),
+            np.concatenate([last.site_revenue, last.income]),
+        )
         if sites.size:
-            self.ledger.reserve_per_site(t, length, last.sold_per_site, contract=False)
-        np.add.at(s.revenue, last.site_owner, last.site_revenue)
+            s.ledger.reserve_per_site(t, length, last.sold_per_site, contract=False)
         if holders.size:
-            self._lent[holders] = last.lent
-            self.resale_income[holders] += last.income
-        self.rec.spot(t, length, last.price, last.bought_gpu_hours, last.sold_gpu_hours)
+            pools.lent[holders] = last.lent
+        s.signals.record_spot(
+            t, length, last.price, last.bought_gpu_hours, last.sold_gpu_hours, last.resold_gpu_hours
+        )
         if spec.block_bids:
-            self._spot_blocks(t, last.price, reserve)
+            self._blocks(t, last.price, reserve)
 
     def _spot_load(self, prof: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(steady load each buyer's pool does not cover, pool GPUs it does not need), with no
         pool GPUs lent out; kept until a buyer's load or pool or the season changes."""
-        key = (self._load_epoch, prof.tobytes())
-        cached = self.__dict__.get("_spot_load_of")
-        if cached is None or cached[0] != key:
-            b = self.buyers
+        s = self.s
+        key = (s.pools.epoch, prof.tobytes())
+        if self._load is None or self._load[0] != key:
+            b = s.buyers
             want = np.where(b.alive, b.base_load * prof[b.kind], 0.0)
-            spare = self._pool_free()
+            spare = s.pools.free(b)
             rest = want - np.minimum(want, spare)
-            if self.sc.markets.contracts.resale:
+            if s.scenario.markets.contracts.resale:
                 resale = np.maximum(spare - want, 0.0)
             else:
                 resale = spare * 0
-            cached = self.__dict__["_spot_load_of"] = (key, rest, resale)
-        return cached[1], cached[2]
-
-    def _spot_reserve(self) -> np.ndarray:
-        """Providers' reserve price in the spot auction (their costs do not change)."""
-        cached = self.__dict__.get("_spot_reserve_of")
-        if cached is None:
-            s = self.sites
-            owning = self.sc.markets.spot.reserve == "owning_cost"
-            cached = s.energy_cost + (s.fixed_cost if owning else 0.0)
-            self.__dict__["_spot_reserve_of"] = cached
-        return cached
+            self._load = (key, rest, resale)
+        return self._load[1], self._load[2]
 
     def _spot_ask_scale(self, hours: float) -> tuple[np.ndarray, np.ndarray | None]:
         """(value of one GPU for ``hours`` per buyer, which buyers value GPUs at all, or None
         when all do)."""
         if self._ask_scale is None or self._ask_scale[0] != hours:
-            value = self.buyers.load_value
+            value = self.s.buyers.load_value
             has_value = value > 0
             self._ask_scale = (hours, value * hours, None if has_value.all() else has_value)
         return self._ask_scale[1], self._ask_scale[2]
 
-    def _clear_spot(self, length, hours, ask, site_idle, resale, reserve) -> _Auction:
+    def _clear(self, length, hours, ask, site_idle, resale, reserve) -> _Auction:
         """Run the auction on the book these bids and offers make; settle it for the window."""
-        b, s, spec = self.buyers, self.sites, self.sc.markets.spot
+        s = self.s
+        b, sites_, spec = s.buyers, s.sites, s.scenario.markets.spot
         bidders = (ask > 1e-9).nonzero()[0]
         sites = (site_idle > 1e-9).nonzero()[0]
         holders = (resale > 1e-9).nonzero()[0]
         buy_qty, buy_limit = ask[bidders], b.load_value[bidders]
         sell_qty = np.concatenate([site_idle[sites], resale[holders]])
-        sell_reserve = np.concatenate([reserve[s.site_provider[sites]], np.zeros(holders.size)])
+        sell_reserve = np.concatenate(
+            [reserve[sites_.site_provider[sites]], np.zeros(holders.size)]
+        )
         mechanism = MECHANISMS[spec.mechanism]
         if mechanism is uniform_price:
             # the mechanism's array core for one product on a book that is valid by
             # construction; fills pay the single price as ``settle`` has them
-            memo = self.__dict__.setdefault("_spot_sort", {})  # prices repeat, quantities vary
             p, buy_filled, sell_filled = clear_single(
-                buy_qty, buy_limit, sell_qty, sell_reserve, memo
+                buy_qty, buy_limit, sell_qty, sell_reserve, self._sort_memo
             )
             prices = np.array([p])
             if math.isnan(p):  # nothing trades
@@ -211,9 +227,6 @@ class SpotMixin:
         income = sell_revenue[n:] * hours
         spent = np.zeros(ask.size)
         spent[bidders] = cost
-        cash_change = np.zeros(ask.size)
-        cash_change[holders] = income
-        cash_change -= spent
         return _Auction(
             length=length,
             ask=ask,
@@ -227,68 +240,49 @@ class SpotMixin:
             buy_filled=buy_filled,
             cost=cost,
             spent=spent,
-            cash_change=cash_change,
-            sold_per_site=np.bincount(sites, sell_filled[:n], s.site_provider.size),
-            site_owner=s.site_provider[sites],
+            sold_per_site=np.bincount(sites, sell_filled[:n], sites_.site_provider.size),
+            site_owner=sites_.site_provider[sites],
             site_revenue=sell_revenue[:n] * hours,
             lent=sell_filled[n:],
             income=income,
             bought_gpu_hours=float(buy_filled.sum()) * hours,
             sold_gpu_hours=float(sell_filled[:n].sum()) * hours,
+            resold_gpu_hours=float(sell_filled[n:].sum()) * hours,
         )
 
-    @property
-    def _any_strategic(self) -> bool:
-        cached = self.__dict__.get("_any_strategic_of")
-        if cached is None:
-            cached = self.__dict__["_any_strategic_of"] = bool(self._strategic.any())
-        return cached
-
-    @property
-    def _strategic(self) -> np.ndarray:
-        """[site] whether the site's provider withholds strategically."""
-        cached = self.__dict__.get("_strategic_sites")
-        if cached is None:
-            classes = np.asarray([p.strategy == "cournot" for p in self.provider_specs])
-            cached = self.__dict__["_strategic_sites"] = classes[self.sites.provider_class]
-        return cached
-
-    def _withhold(self, t, length, site_idle, limit, qty) -> np.ndarray:
+    def _withhold(self, t, length, site_idle, limit, qty, forward_short) -> np.ndarray:
         """Idle capacity each site offers once strategic providers have withheld theirs."""
-        s = self.sites
-        strategic = self._strategic
-        if not strategic.any():
-            return site_idle
-        idle = np.bincount(s.site_provider, site_idle, s.list_price.size)
+        sites = self.s.sites
+        idle = np.bincount(sites.site_provider, site_idle, sites.providers)
         a, slope = linear_inverse_demand(limit, qty)
-        forward = self._forward_sold_now(t) if self.sc.markets.forward.enabled else None
-        offer = strategic_offers(idle, s.energy_cost, strategic, a, slope, forward)
+        offer = strategic_offers(idle, sites.energy_cost, self._strategic, a, slope, forward_short)
         share = np.divide(offer, idle, out=np.zeros_like(idle), where=idle > 0)
-        self.rec.withheld(t, length, float((idle - offer).sum()))
-        return site_idle * share[s.site_provider]
+        self.s.signals.withheld[t : t + length] = float((idle - offer).sum())
+        return site_idle * share[sites.site_provider]
 
-    def _spot_blocks(self, t: int, price: float, reserve: np.ndarray) -> None:
+    def _blocks(self, t: int, price: float, reserve: np.ndarray) -> None:
         """Waiting runs bid all-or-nothing blocks at the session's price, highest limit first.
 
         Runs take the price the auction found (their bids do not move it); only sites whose
         reserve is at or below that price sell, so no seller is paid below its reserve.
         """
-        if self.pending.size == 0:
+        s = self.s
+        if s.queue.pending.size == 0:
             return
         heads = self._heads_by_value()
         # what depends only on the waiting runs and the price is kept while neither changes
-        bids = self.__dict__.get("_spot_bids")
+        bids = self._bids
         if bids is None or bids[0] is not heads or bids[1] != price:
             # runs are sorted by value, so those worth the price are a prefix (most are not)
             k = int((-heads.value).searchsorted(-price, side="right"))
-            open_sites = reserve[self.sites.site_provider] <= price + 1e-12
+            open_sites = reserve[s.sites.site_provider] <= price + 1e-12
             site_price = np.where(open_sites, price, np.inf)
             low = site_price.min()
             if not np.isfinite(low):  # no site sells at this price
                 k = 0
             # the smallest block among them, less the tolerance of the fit test
             need = float(heads.gpus[:k].min()) - 1e-9 if k else 0.0
-            bids = (
+            bids = self._bids = (
                 heads,
                 price,
                 k,
@@ -300,15 +294,14 @@ class SpotMixin:
                 heads.agent[:k],
                 heads.reserve_cash[:k],
             )
-            self.__dict__["_spot_bids"] = bids
         _, _, k, open_sites, site_price, cost_at_low, open_idx, need, agent, keep = bids
         if k == 0:
             return
-        # no open site has room now for the smallest block: none fits (``_fits_now``'s test)
-        room = np.maximum.reduce(self.ledger.free_in(t, open_idx))
+        # no open site has room now for the smallest block: none fits (``fits_now``'s test)
+        room = np.maximum.reduce(s.ledger.free_in(t, open_idx))
         if not room >= need:
             return
-        budget = self.buyers.cash.take(agent)
+        budget = s.buyers.cash.take(agent)
         budget -= keep
         np.maximum(budget, 0.0, out=budget)
         # the tests of ``allocate_blocks``: price (the prefix), budget, then a free block
@@ -318,8 +311,16 @@ class SpotMixin:
         value, gpus, periods = heads.value[:k], heads.gpus[:k], heads.periods[:k]
         if not room >= gpus[rows].min() - 1e-9:  # the same test for the runs that can pay
             return
-        block_hours = heads.block_hours[:k]
-        could = self._fits_now(t, rows, gpus, periods, value, budget, block_hours, site_price)
+        could = fits_now(
+            lambda width: s.ledger.free(t, width),
+            rows,
+            gpus,
+            periods,
+            value,
+            budget,
+            heads.block_hours[:k],
+            site_price,
+        )
         if could.size == 0:
             return
         runs = heads.rows[could]
@@ -330,18 +331,18 @@ class SpotMixin:
             budget=budget[could],
             eligible=np.broadcast_to(open_sites, (runs.size, open_sites.size)),
         )
-        free = self.ledger.free(t, int(req.periods.max()))
-        alloc = allocate_blocks(free, np.full(open_sites.size, price), req, self.h)
-        self._book_runs(t, runs, alloc, SPOT)
+        free = s.ledger.free(t, int(req.periods.max()))
+        alloc = allocate_blocks(free, np.full(open_sites.size, price), req, s.h)
+        s.book_blocks(t, runs, alloc, SPOT, "spot_run")
 
     def _heads_by_value(self) -> _Heads:
         """Each waiting owner's first run, highest value first (kept until ``pending``
         changes)."""
-        pending = self.pending
-        cached = self.__dict__.get("_heads_by_value_of")
-        if cached is None or cached[0] is not pending:
-            r, b = self.runs, self.buyers
-            rows = self._first_per_owner(pending)
+        s = self.s
+        pending = s.queue.pending
+        if self._heads is None or self._heads[0] is not pending:
+            r, b = s.runs, s.buyers
+            rows = s.queue.first_per_owner(pending)
             rows = rows[(-r.value[rows]).argsort(kind="stable")]
             gpus, periods, agent = r.gpus[rows], r.periods[rows], r.agent[rows]
             heads = _Heads(
@@ -351,7 +352,7 @@ class SpotMixin:
                 periods=periods,
                 agent=agent,
                 reserve_cash=3 * b.burn[agent],
-                block_hours=gpus * periods * self.h,
+                block_hours=gpus * periods * s.h,
             )
-            cached = self.__dict__["_heads_by_value_of"] = (pending, heads)
-        return cached[1]
+            self._heads = (pending, heads)
+        return self._heads[1]

@@ -1,0 +1,192 @@
+"""Money, booked once, by double entry.
+
+Every movement of money is a journal entry: some accounts pay (``debits``), others receive
+(``credits``), both sides add up to the same amount, and the entry carries a reason and a period,
+as in plain-text ledgers (beancount, hledger). Agents' cash is the balance of their accounts and is
+read-only everywhere else: no other code writes a cash array. Sources and sinks outside the agents
+(investors, grant agencies, the public budget, energy and hardware suppliers) are accounts too, so
+the sum of all balances is zero at every moment: money is neither made nor lost, only moved.
+
+Account numbers run over buyers, then providers, then market makers, then the single accounts of
+``SINGLE``. Totals are kept per reason and account (paid and received) and per reason and period,
+which is what ``ledger.parquet`` holds and ``sim check`` audits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+REASONS = (
+    "opening_balance",  # external -> buyers and market makers, at the start
+    "on_demand_run",  # a training run's block bought at a list price
+    "on_demand_load",  # steady load rented by the day at list prices
+    "spot",  # steady load bought at the spot auction (from providers or resellers)
+    "spot_run",  # a run's block bought at the spot price
+    "contract",  # contract invoices
+    "forward_physical",  # physically settled forward strips, paid at the trade
+    "forward_delivery",  # a cash-settled run's kept block, paid at delivery at the spot price
+    "margin",  # collateral posted to the clearing house and paid back (with gains or losses)
+    "funding_round",  # investors -> startups
+    "burn",  # startups' spending outside compute
+    "grant",  # grant agencies -> academics
+    "grant_lapsed",  # unspent grant money returned at renewal
+    "public_budget",  # the public budget -> the programme
+    "budget_lapsed",  # the programme's unspent budget
+    "energy",  # providers -> energy suppliers
+    "capital_and_operations",  # providers -> hardware, financing and operations
+)
+REASON = {name: k for k, name in enumerate(REASONS)}
+COMPUTE_REASONS = (
+    "on_demand_run",
+    "on_demand_load",
+    "spot",
+    "spot_run",
+    "contract",
+    "forward_physical",
+    "forward_delivery",
+)
+SINGLE = (
+    "clearing_house",
+    "investors",
+    "grant_agencies",
+    "public_budget",
+    "operating_costs",
+    "energy_suppliers",
+    "capital_and_operations",
+)
+
+
+class UnbalancedEntry(RuntimeError):
+    """A journal entry whose two sides do not add up to the same amount."""
+
+
+@dataclass(frozen=True)
+class AccountLayout:
+    """Where each kind of account starts in the account numbering."""
+
+    buyers: int
+    providers: int
+    market_makers: int
+
+    @property
+    def first_provider(self) -> int:
+        return self.buyers
+
+    @property
+    def first_maker(self) -> int:
+        return self.buyers + self.providers
+
+    @property
+    def participants(self) -> int:
+        """Buyers, providers and market makers: the forward market's participants."""
+        return self.buyers + self.providers + self.market_makers
+
+    def single(self, name: str) -> int:
+        return self.participants + SINGLE.index(name)
+
+    @property
+    def size(self) -> int:
+        return self.participants + len(SINGLE)
+
+    def names(self) -> list[str]:
+        return (
+            [f"buyer:{k}" for k in range(self.buyers)]
+            + [f"provider:{k}" for k in range(self.providers)]
+            + [f"market_maker:{k}" for k in range(self.market_makers)]
+            + list(SINGLE)
+        )
+
+
+class Accounts:
+    """Balances of every account, and the totals of what each paid and received, by reason."""
+
+    def __init__(self, layout: AccountLayout, periods: int):
+        self.layout = layout
+        self._balance = np.zeros(layout.size)
+        self.paid = np.zeros((len(REASONS), layout.size))
+        self.received = np.zeros((len(REASONS), layout.size))
+        self.flow = np.zeros((len(REASONS), max(periods, 1) + 1))  # $ moved, by period
+        self._periods = periods
+        view = self._balance.view()
+        view.flags.writeable = False
+        self.balance = view  # read-only to everyone but this class
+
+    def cash_of(self, first: int, count: int) -> np.ndarray:
+        """A read-only view of the balances of ``count`` accounts from ``first``."""
+        return self.balance[first : first + count]
+
+    def transfer(
+        self,
+        reason: str,
+        period: int,
+        payer: np.ndarray | int,
+        payee: np.ndarray | int,
+        amount: np.ndarray | float,
+    ) -> None:
+        """Each ``payer[k]`` pays ``amount[k]`` to ``payee[k]`` (arrays broadcast)."""
+        payer_a, payee_a, amount_a = np.broadcast_arrays(
+            np.asarray(payer, dtype=np.int64), np.asarray(payee, dtype=np.int64), amount
+        )
+        self.entry(
+            reason, period, (payer_a.ravel(), amount_a.ravel()), (payee_a.ravel(), amount_a.ravel())
+        )
+
+    def entry(
+        self,
+        reason: str,
+        period: int,
+        debits: tuple[np.ndarray, np.ndarray],
+        credits: tuple[np.ndarray, np.ndarray],
+    ) -> None:
+        """One journal entry: accounts ``debits[0]`` pay ``debits[1]``, accounts ``credits[0]``
+        receive ``credits[1]``; the two sides must balance (to a part in 1e9, or a cent)."""
+        out_who, out_amt = debits
+        in_who, in_amt = credits
+        total_out, total_in = float(np.sum(out_amt)), float(np.sum(in_amt))
+        if abs(total_out - total_in) > 1e-2 + 1e-9 * max(abs(total_out), abs(total_in)):
+            raise UnbalancedEntry(f"{reason}: paid {total_out!r} but received {total_in!r}")
+        k = REASON[reason]
+        np.subtract.at(self._balance, out_who, out_amt)
+        np.add.at(self._balance, in_who, in_amt)
+        np.add.at(self.paid[k], out_who, out_amt)
+        np.add.at(self.received[k], in_who, in_amt)
+        self.flow[k, min(max(period, 0), self._periods)] += total_out
+
+    def pay_dense(
+        self,
+        reason: str,
+        period: int,
+        first: int,
+        amounts: np.ndarray,
+        payee: np.ndarray,
+        received: np.ndarray,
+    ) -> None:
+        """``amounts`` [account from ``first``] paid (dense, zeros included) to ``payee`` (sparse):
+        the same entry as ``entry`` without gathering the payers first."""
+        total_out, total_in = float(amounts.sum()), float(received.sum())
+        if abs(total_out - total_in) > 1e-2 + 1e-9 * max(abs(total_out), abs(total_in)):
+            raise UnbalancedEntry(f"{reason}: paid {total_out!r} but received {total_in!r}")
+        k = REASON[reason]
+        n = amounts.size
+        self._balance[first : first + n] -= amounts
+        self.paid[k, first : first + n] += amounts
+        np.add.at(self._balance, payee, received)
+        np.add.at(self.received[k], payee, received)
+        self.flow[k, min(max(period, 0), self._periods)] += total_out
+
+    def total(self) -> float:
+        """Sum of all balances: zero, up to rounding, whatever has happened."""
+        return float(self._balance.sum())
+
+    def net(self, reason: str) -> np.ndarray:
+        """Received less paid under ``reason``, per account."""
+        k = REASON[reason]
+        return self.received[k] - self.paid[k]
+
+    def sum_paid(self, reasons: tuple[str, ...]) -> np.ndarray:
+        return self.paid[[REASON[r] for r in reasons]].sum(axis=0)
+
+    def sum_received(self, reasons: tuple[str, ...]) -> np.ndarray:
+        return self.received[[REASON[r] for r in reasons]].sum(axis=0)
