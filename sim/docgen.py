@@ -76,10 +76,11 @@ def _optional_model(ann: Any) -> type[BaseModel] | None:
 
 
 def _rows(model: type[BaseModel], prefix: str) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for name, field in model.model_fields.items():
         path = f"{prefix}{name}"
-        extra = field.json_schema_extra or {}
+        # `param` (sim/schema.py) passes a dict; pydantic also allows a callable, unused here
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
         ann = field.annotation
         rows.append(
             (

@@ -11,6 +11,7 @@ import tempfile
 import time
 import traceback
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -121,11 +122,16 @@ class RunFolder:
         self.begin()
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Record a failure (the exception still propagates)."""
         if exc is None:
-            return False
+            return
         text = "".join(traceback.format_exception(exc_type, exc, tb))
         atomic_write_text(self.path / "error.txt", text)
         status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-        self.finish(status, error=f"{exc_type.__name__}: {exc}")
-        return False
+        self.finish(status, error=f"{type(exc).__name__}: {exc}")

@@ -67,11 +67,10 @@ def _cournot_forward(
     forward = eq.forward_sales / b  # [round, firm], GPUs
     position = forward.sum(axis=0)
     quantity = eq.quantity / b
-    capacity_binds = spec.capacity_per_firm is not None and bool(
-        np.any(quantity > spec.capacity_per_firm)
-    )
-    if capacity_binds:
-        cap = np.full(n, spec.capacity_per_firm * b)
+    cap_per_firm = spec.capacity_per_firm
+    capacity_binds = cap_per_firm is not None and bool(np.any(quantity > cap_per_firm))
+    if cap_per_firm is not None and capacity_binds:
+        cap = np.full(n, cap_per_firm * b)
         quantity = cournot_spot_quantities(a, c, position * b, cap).quantity / b
     total = float(quantity.sum())
     price = a - b * total

@@ -131,7 +131,8 @@ class PrimResult:
 
 def _limits(x: pd.DataFrame, inside: np.ndarray) -> dict[str, tuple[float, float]]:
     return {
-        c: (float(x[c].to_numpy()[inside].min()), float(x[c].to_numpy()[inside].max())) for c in x
+        str(c): (float(x[c].to_numpy()[inside].min()), float(x[c].to_numpy()[inside].max()))
+        for c in x
     }
 
 
@@ -184,7 +185,7 @@ def peel(
     inside = np.ones(len(x), dtype=bool)
     limits = _limits(x, inside)
     trajectory = [_box(limits, y, inside, total_cases, n_total)]
-    columns = {c: x[c].to_numpy(dtype=float) for c in x}
+    columns = {str(c): x[c].to_numpy(dtype=float) for c in x}
     while trajectory[-1].density < 1.0:
         idx = np.flatnonzero(inside)
         best: tuple[float, int, str, np.ndarray] | None = None

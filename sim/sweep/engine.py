@@ -134,7 +134,8 @@ class SweepFolder:
     def write_point(self, point: int, replication: int, metrics: dict[str, float]) -> None:
         names = sorted(metrics)
         schema = _point_schema(tuple(names))
-        values = [[point], [replication], *([metrics[n]] for n in names)]
+        values: list[list[int] | list[float]] = [[point], [replication]]
+        values += ([metrics[n]] for n in names)
         table = pa.Table.from_arrays(
             [pa.array(v, f.type) for v, f in zip(values, schema, strict=True)], schema=schema
         )

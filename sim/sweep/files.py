@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 
-def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     """Call ``write`` on a temporary file beside ``path``, then move it into place.
 
     The temporary name starts with a dot and holds the process id, so concurrent writers never
@@ -34,10 +34,12 @@ def write_json(path: Path, data: Any) -> None:
 
 def write_parquet(path: Path, table: pa.Table, small: bool = False) -> None:
     """Write ``table``; ``small`` skips compression and statistics (one-row files)."""
-    options = {"compression": "none", "write_statistics": False} if small else {}
 
     def write(p: Path) -> None:
         with open(p, "wb") as fh:
-            pq.write_table(table, fh, **options)
+            if small:
+                pq.write_table(table, fh, compression="none", write_statistics=False)
+            else:
+                pq.write_table(table, fh)
 
     atomic_write(path, write)

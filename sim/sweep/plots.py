@@ -7,11 +7,13 @@ and saved without timestamps or software versions, so the same sweep gives byte-
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from sim.sweep.sensitivity import low_high_masks
@@ -70,7 +72,7 @@ def save_figure(fig: Figure, path: Path) -> Path:
     return path
 
 
-def _new_figure(n_rows: int) -> tuple[Figure, object]:
+def _new_figure(n_rows: int) -> tuple[Figure, Axes]:
     fig = Figure(figsize=(8.0, 1.6 + 0.45 * max(n_rows, 2)), layout="constrained")
     return fig, fig.add_subplot()
 
@@ -116,7 +118,7 @@ def plot_tornado(means: pd.DataFrame, spec: SweepSpec, metric: str, path: Path) 
     if ok.sum() < 3:
         return None
     base = float(y_all[ok].mean())
-    bars = []
+    bars: list[tuple[str, float, float]] = []  # (label, mean when low, mean when high)
     for param in spec.parameters:
         x = means[param.path].to_numpy(dtype=float)[ok]
         if np.ptp(x) == 0:
@@ -137,7 +139,7 @@ def plot_tornado(means: pd.DataFrame, spec: SweepSpec, metric: str, path: Path) 
     for k, (colour, word) in enumerate((("tab:blue", words[0]), ("tab:orange", words[1]))):
         ax.barh(
             y + (0.2 if k == 0 else -0.2),
-            [b[1 + k] - base for b in bars],
+            [(high if k else low) - base for _, low, high in bars],
             left=base,
             height=0.4,
             color=colour,
@@ -171,10 +173,10 @@ def plot_heatmap(means: pd.DataFrame, spec: SweepSpec, metric: str, path: Path) 
     return save_figure(fig, path)
 
 
-def _level_ticks(set_ticks: object, levels: pd.Index) -> None:
+def _level_ticks(set_ticks: Callable[..., object], levels: pd.Index) -> None:
     step = max(1, int(np.ceil(len(levels) / 10)))
     positions = np.arange(0, len(levels), step)
-    set_ticks(positions, [f"{levels[i]:.3g}" for i in positions])  # type: ignore[operator]
+    set_ticks(positions, [f"{levels[int(i)]:.3g}" for i in positions])
 
 
 def plot_sweep(

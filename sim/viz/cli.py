@@ -109,14 +109,14 @@ def _deltas_table(table: pd.DataFrame) -> Table:
     def f(x: float) -> str:
         return "n/a" if pd.isna(x) else f"{x:.3g}"
 
-    for r in table.itertuples(index=False):
+    for r in table.to_dict("records"):
         out.add_row(
-            Text(str(r.metric)),
-            f(r.reference_mean),
-            f(r.run_mean),
-            Text(f(r.delta), style="bold" if r.significant else ""),
-            f"{f(r.ci95_low)} to {f(r.ci95_high)}",
-            "*" if r.significant else "",
+            Text(str(r["metric"])),
+            f(r["reference_mean"]),
+            f(r["run_mean"]),
+            Text(f(r["delta"]), style="bold" if r["significant"] else ""),
+            f"{f(r['ci95_low'])} to {f(r['ci95_high'])}",
+            "*" if r["significant"] else "",
         )
     return out
 

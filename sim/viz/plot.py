@@ -42,7 +42,7 @@ DESCRIPTIONS: dict[str, str] = {
 
 def _resolve(values: Iterable[str], known: tuple[str, ...], alias: str, what: str) -> list[str]:
     """Expand ``alias`` (all of ``known``) and check names; the order is always ``known``'s."""
-    wanted = set()
+    wanted: set[str] = set()
     for value in values:
         if value == alias:
             wanted.update(known)

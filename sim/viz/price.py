@@ -101,7 +101,7 @@ def market_price_series(run: Run, market: str) -> pd.DataFrame:
         if (sp["group"] == "all").any():
             return sp[sp["group"] == "all"]
         # Regions only: the unweighted mean across regions stands for the market.
-        return sp.groupby(["replication", "day"], as_index=False)["value"].mean()
+        return sp.groupby(["replication", "day"])["value"].mean().reset_index()
     if market == "forward":
         front = front_forward_series(run)
         if not front.empty:
@@ -256,7 +256,8 @@ def _mean_curves(fc: pd.DataFrame) -> pd.DataFrame:
 def forward_figure(runs: Sequence[Run]) -> Built:
     """Forward curves: each session's curve as a fan coloured by session date, and the surface
     of price by session and tenor (one row per run)."""
-    with_curves = [r for r in runs if r.forward_curves is not None and not r.forward_curves.empty]
+    pairs = [(r, fc) for r in runs if (fc := r.forward_curves) is not None and not fc.empty]
+    with_curves = [r for r, _ in pairs]
     notes = [
         f"forward curves for {r.label} (no forward market: forward_curves.parquet absent)"
         for r in runs
@@ -266,11 +267,11 @@ def forward_figure(runs: Sequence[Run]) -> Built:
         return Built("forward", None, notes)
     fig = new_figure(17.0, 3.9 * len(with_curves) + 0.9)
     axes = fig.subplots(len(with_curves), 3, squeeze=False)
-    for (ax_fan, ax_surface, ax_basis), run in zip(axes, with_curves, strict=True):
-        curves = _mean_curves(run.forward_curves)
+    for (ax_fan, ax_surface, ax_basis), (run, table) in zip(axes, pairs, strict=True):
+        curves = _mean_curves(table)
         _fan(fig, ax_fan, curves, run)
         _surface(fig, ax_surface, curves, run)
-        if not _basis(ax_basis, run.forward_curves, run):
+        if not _basis(ax_basis, table, run):
             ax_basis.set_axis_off()
             notes.append(f"basis by tenor for {run.label} (no settled windows)")
     extra = "Curves are means over replications; the basis band spans replications."

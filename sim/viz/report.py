@@ -142,13 +142,14 @@ def comparison_table_html(table: pd.DataFrame) -> str:
         "<th>Difference</th><th>95% CI (Welch)</th><th>CI excludes 0</th></tr>"
     )
     rows = []
-    for r in table.itertuples(index=False):
-        sig = '<td class="yes">yes</td>' if r.significant else "<td>no</td>"
+    for r in table.to_dict("records"):
+        sig = '<td class="yes">yes</td>' if r["significant"] else "<td>no</td>"
+        metric = str(r["metric"])
         rows.append(
-            f"<tr><td>{html.escape(metric_label(r.metric))}<br><code>{html.escape(r.metric)}"
-            f"</code></td><td>{html.escape(r.run)}</td><td>{_fmt(r.reference_mean)}</td>"
-            f"<td>{_fmt(r.run_mean)}</td><td>{_fmt(r.delta)}</td>"
-            f"<td>[{_fmt(r.ci95_low)}, {_fmt(r.ci95_high)}]</td>{sig}</tr>"
+            f"<tr><td>{html.escape(metric_label(metric))}<br><code>{html.escape(metric)}"
+            f"</code></td><td>{html.escape(str(r['run']))}</td><td>{_fmt(r['reference_mean'])}</td>"
+            f"<td>{_fmt(r['run_mean'])}</td><td>{_fmt(r['delta'])}</td>"
+            f"<td>[{_fmt(r['ci95_low'])}, {_fmt(r['ci95_high'])}]</td>{sig}</tr>"
         )
     return f"<table>{head}{''.join(rows)}</table>"
 

@@ -106,8 +106,11 @@ def load_run(path: Path | str, label: str | None = None) -> Run:
         manifest=manifest,
         summary=summary,
         scenario_text=scenario_text,
-        **tables,
-        **optional,
+        timeseries=tables["timeseries"],
+        agents=tables["agents"],
+        jobs=tables["jobs"],
+        providers=optional["providers"],
+        forward_curves=optional["forward_curves"],
     )
     if not summary:
         run.notes.append(f"{path / 'summary.json'} is absent: headline metrics are not shown")

@@ -87,8 +87,8 @@ def ecdf_with_never(waits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def block_bucket(gpus: pd.Series) -> pd.Categorical:
-    """Bucket runs by block size: 1-7, 8-63, 64-255, 256-1023, 1024+ GPUs."""
+def block_bucket(gpus: pd.Series) -> pd.Series:
+    """Bucket runs by block size: 1-7, 8-63, 64-255, 256-1023, 1024+ GPUs (a categorical)."""
     edges = [*BLOCK_EDGES, np.inf]
     return pd.cut(gpus, bins=edges, right=False, labels=list(BLOCK_LABELS))
 

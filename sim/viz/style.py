@@ -13,9 +13,13 @@ import io
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import matplotlib as mpl
 from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.typing import RcKeyType
 
 BUYER_CLASSES: tuple[str, ...] = ("frontier_labs", "startups", "academics", "public_programme")
 PROVIDER_CLASSES: tuple[str, ...] = ("hyperscalers", "neoclouds", "market_makers")
@@ -79,7 +83,7 @@ _FALLBACK_COLOURS = ("#666666", "#999999", "#4D4D4D", "#B3B3B3", "#808080")
 _SVG_HASHSALT = "compute-market-sim"
 _DPI = 110
 
-RC: dict[str, object] = {
+RC: dict[RcKeyType, Any] = {
     "font.family": "DejaVu Sans",
     "font.size": 9.5,
     "axes.titlesize": 11,
