@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHILD = r"""
 import json, resource, sys, time
 from sim.loader import load_scenario
+from sim.recorder import Recorder
 from sim.world import World
 from sim.seeding import replication_seed
 
@@ -47,17 +48,20 @@ over = {
 sc = load_scenario(sys.argv[4], over)
 t0 = time.perf_counter()
 world = World(sc, replication_seed(sc.seed, 0))
+recorder = Recorder(world.state)
+world.subscribe(recorder)
 t1 = time.perf_counter()
 world.run()
 t2 = time.perf_counter()
 from sim.summary import replication_summary  # tables and summary are part of the cost
-replication_summary(world.rec.tables(0), sc.metrics.large_run_gpus)
+replication_summary(recorder.tables(0), sc.metrics.large_run_gpus)
 t3 = time.perf_counter()
-agents = len(world.buyers) + world.sites.list_price.size
+st = world.state
+agents = len(st.buyers) + st.sites.providers
 print(json.dumps({
-    "agents": agents, "periods": world.cal.horizon, "runs": len(world.runs),
+    "agents": agents, "periods": st.cal.horizon, "runs": len(st.runs),
     "setup_s": t1 - t0, "simulate_s": t2 - t1, "tables_s": t3 - t2, "total_s": t3 - t0,
-    "per_period_ms": 1000 * (t2 - t1) / world.cal.horizon,
+    "per_period_ms": 1000 * (t2 - t1) / st.cal.horizon,
     "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
 }))
 """

@@ -37,10 +37,7 @@ def run_replication(
     if scenario.stylized is not None:
         summary, tables = run_stylized(scenario, replication)
     else:
-        world = World(scenario, seed)
-        recorder = Recorder(world.state)
-        world.subscribe(recorder)
-        world.run()
+        _, recorder = simulate(scenario, seed)
         tables = recorder.tables(replication)
         summary = replication_summary(tables, scenario.metrics.large_run_gpus)
     return ReplicationResult(
@@ -51,6 +48,18 @@ def run_replication(
         seed_entropy=int(seed.entropy),
         spawn_key=tuple(seed.spawn_key),
     )
+
+
+def simulate(
+    scenario: Scenario, seed: np.random.SeedSequence, world: World | None = None
+) -> tuple[World, Recorder]:
+    """Run one world (``world``, if given, built from ``scenario`` and ``seed``) with a recorder
+    listening; returns both."""
+    world = World(scenario, seed) if world is None else world
+    recorder = Recorder(world.state)
+    world.subscribe(recorder)
+    world.run()
+    return world, recorder
 
 
 def _run_one(args: tuple[dict, int]) -> ReplicationResult:

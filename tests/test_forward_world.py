@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sim.loader import apply_overrides, load_raw, validate
-from sim.runner import run_replication
+from sim.runner import run_replication, simulate
 from sim.seeding import replication_seed
 from sim.world import World
 
@@ -23,10 +23,8 @@ def _tiny(tiny_path, **over):
 
 
 def _run(sc):
-    world = World(sc, replication_seed(sc.seed, 0))
-    world.run()
-    world.ledger.check()
-    return world, world.rec.tables(0)
+    world, rec = simulate(sc, replication_seed(sc.seed, 0))
+    return world, rec.tables(0)
 
 
 def _buyers_balance(a):
@@ -41,7 +39,7 @@ def test_physical_forwards_reserve_blocks_that_start_at_delivery(tiny_path):
     jobs = tables["jobs"]
     fwd = jobs[jobs.channel == "forward"]
     assert len(fwd) > 0, "some waiting runs reserve a block forward"
-    w = world._fw_window / world.cal.periods_per_day
+    w = world.forward.window / world.state.cal.periods_per_day
     # each reserved block starts exactly at the start of a delivery window
     assert np.allclose(np.mod(fwd.start_day, w), 0.0)
     assert (fwd.wait_days >= 0).all()
@@ -56,9 +54,15 @@ def test_cash_forwards_with_market_makers_conserve_money(tiny_path):
     assert np.allclose(_buyers_balance(tables["agents"]), 0.0, atol=1e-3)
     # a zero-sum game with a central counterparty: what participants took out of the margin
     # accounts, plus what is still in them, is what the clearing house paid in (its loss)
-    open_collateral = sum(fb.accounts.collateral.sum() for fb in world._fw_books.values())
-    house = world.house_loss + sum(fb.house_loss for fb in world._fw_books.values())
-    assert world.fw_flow.sum() + open_collateral == pytest.approx(house, abs=1e-3)
+    books = world.forward._books.values()
+    open_collateral = sum(fb.accounts.collateral.sum() for fb in books)
+    house = world.forward.house_loss + sum(fb.house_loss for fb in books)
+    margin = world.state.accounts.net("margin")
+    layout = world.state.accounts.layout
+    assert margin[: layout.participants].sum() + open_collateral == pytest.approx(house, abs=1e-3)
+    # the clearing house's account holds the open collateral, less what it lost
+    house_balance = world.state.accounts.balance[layout.single("clearing_house")]
+    assert house_balance == pytest.approx(open_collateral - house, abs=1e-3)
     makers = tables["market_makers"]
     assert len(makers) == 2
     defaults = tables["margin_defaults"]
@@ -66,7 +70,7 @@ def test_cash_forwards_with_market_makers_conserve_money(tiny_path):
     assert (defaults.shortfall >= 0).all()
     assert tables["forward_curves"]["volume_lots"].sum() > 0
     # positions are balanced in every open window (longs = shorts, clearing house included)
-    for fb in world._fw_books.values():
+    for fb in world.forward._books.values():
         assert fb.accounts.position.sum() + fb.house_position == pytest.approx(0.0, abs=1e-9)
 
 
@@ -93,15 +97,16 @@ def test_channel_rule_waits_for_a_cheaper_spot_unless_risk_or_deadline_forbid(ti
     sc = _tiny(tiny_path, markets__forward__enabled=False)
     world = World(sc, replication_seed(sc.seed, 0))
     t = 40
-    world.rec.spot_price[:t] = np.where(np.arange(t) % 2 == 0, 1.0, 3.0)  # mean 2, s.d. 1
-    world.sites.list_price[:] = 4.0
+    st = world.state
+    st.signals.spot_price[:t] = np.where(np.arange(t) % 2 == 0, 1.0, 3.0)  # mean 2, s.d. 1
+    st.sites.list_price[:] = 4.0
     rows = np.arange(4)
-    world.runs.latest_start[rows] = [t + 10, t + 10, t, t + 10]
+    st.runs.latest_start[rows] = [t + 10, t + 10, t, t + 10]
     sc.buyers.choice.risk_aversion = 0.0  # spot scores 2 < 4: wait for it if there is time
-    takes = world._takes_on_demand(t, rows)
+    takes = world.on_demand.takes_on_demand(t, rows)
     assert takes.tolist() == [False, False, True, False]  # only the run that cannot wait buys now
     sc.buyers.choice.risk_aversion = 3.0  # 2 + 3 x 1 > 4: the risk is not worth it
-    assert world._takes_on_demand(t, rows).all()
+    assert world.on_demand.takes_on_demand(t, rows).all()
 
 
 def test_forward_prices_converge_to_the_spot_index_as_delivery_nears(tiny_path):
@@ -125,8 +130,8 @@ def test_forward_prices_converge_to_the_spot_index_as_delivery_nears(tiny_path):
     assert np.all(np.diff(by_tenor) > 0), by_tenor
     # at the front, the basis is no larger than the error of the simplest forecast of the
     # index (this window's index = last window's): the forward prices what can be known
-    w = world._fw_window
-    spot = world.rec.spot_price
+    w = world.forward.window
+    spot = world.state.signals.spot_price
     index = np.array([spot[s : s + w].mean() for s in range(0, spot.size - w + 1, w)])
     naive = np.abs(np.diff(index)).mean() / level
     assert by_tenor[0] <= 1.2 * naive, (by_tenor, naive)
@@ -140,20 +145,21 @@ def test_runs_never_bid_forward_above_their_spot_alternative(tiny_path, monkeypa
     sc = _tiny(tiny_path, markets__forward__settlement="cash", market_makers__count=1)
     world = World(sc, replication_seed(sc.seed, 0))
     seen = []
-    bids = world._run_bids
+    bids = world.forward._run_bids
 
     def spy(t, starts):
         rows, product, lots, limit, cover = bids(t, starts)
-        cap = world._spot_scores(t, starts)[0][product]
+        cap = world.forward.spot_scores(t, starts)[0][product]
         seen.append(
             (limit.size, bool((limit <= cap + 1e-12).all()), float(cap.min(initial=np.inf)))
         )
         # each run's strip covers its whole length, window by window
-        covered = np.bincount(rows, cover, world.runs.periods.size)[rows]
-        assert np.array_equal(covered, world.runs.periods[rows])
+        periods = world.state.runs.periods
+        covered = np.bincount(rows, cover, periods.size)[rows]
+        assert np.array_equal(covered, periods[rows])
         return rows, product, lots, limit, cover
 
-    monkeypatch.setattr(world, "_run_bids", spy)
+    monkeypatch.setattr(world.forward, "_run_bids", spy)
     world.run()
     assert sum(n for n, _, _ in seen) > 0
     assert all(ok for _, ok, _ in seen)
@@ -167,20 +173,21 @@ def test_secondary_market_sells_back_longs_no_kept_block_stands_behind(tiny_path
     sc = _tiny(tiny_path, markets__forward__settlement="cash", markets__contracts__resale=False)
     world = World(sc, replication_seed(sc.seed, 0))
     lot = sc.markets.forward.lot_gpus
-    start = world._fw_window * 3
-    fb = ForwardBook(start, world._participants)
+    fw, st = world.forward, world.state
+    start = fw.window * 3
+    fb = ForwardBook(start, st.accounts.layout.participants)
     fb.accounts.position[[0, 1, 2]] = [3.0, 3.0, -2.0]  # two longs and a short
-    world._fw_books[start] = fb
-    r = world.runs
+    fw._books[start] = fb
+    r = st.runs
     run = int(np.flatnonzero(r.agent == 1)[0])  # buyer 1 keeps a 2-lot block for that window
     r.gpus[run], r.start[run], r.status[run] = 2 * lot, start, RESERVED
-    world._reserved = np.array([run])
-    qty, who = world._holder_offers(0, start)
+    st.queue.reserved = np.array([run])
+    qty, who = fw._holder_offers(0, start)
     assert dict(zip(who.tolist(), qty.tolist(), strict=True)) == {0: 3.0, 1: 1.0}
-    world.buyers.alive[1] = False  # a failed owner's block goes back; its long is sold
-    world._release_failed_reservations(0)
-    assert world._reserved.size == 0 and r.status[run] != RESERVED
-    qty, who = world._holder_offers(0, start)
+    st.buyers.alive[1] = False  # a failed owner's block goes back; its long is sold
+    fw._release_failed_reservations(0)
+    assert st.queue.reserved.size == 0 and r.status[run] != RESERVED
+    qty, who = fw._holder_offers(0, start)
     assert dict(zip(who.tolist(), qty.tolist(), strict=True)) == {0: 3.0, 1: 3.0}
 
 
@@ -206,21 +213,20 @@ def test_public_programme_buys_forward_strips_and_conserves_money(tiny_path, set
     )
     world = World(sc, replication_seed(sc.seed, 0))
     granted = []
-    allocate = world._allocate_public
+    allocate = world.programme._allocate
 
     def spy():
         allocate()
-        granted.append(world.buyers.public_gpus.sum())
+        granted.append(world.state.buyers.public_gpus.sum())
 
-    world._allocate_public = spy
-    world.run()
-    world.ledger.check()
-    tables = world.rec.tables(0)
+    world.programme._allocate = spy  # type: ignore[method-assign]
+    _, rec = simulate(sc, replication_seed(sc.seed, 0), world)
+    tables = rec.tables(0)
     assert np.allclose(_buyers_balance(tables["agents"]), 0.0, atol=1e-3)
     c = tables["contracts"]
     mine = c[c.holder_class == "public_programme"]
     assert len(mine) > 0, "the programme kept capacity bought forward"
-    w = world._fw_window / world.cal.periods_per_day
+    w = world.forward.window / world.state.cal.periods_per_day
     assert np.allclose(np.mod(mine.start_day, w), 0.0)
     assert np.allclose(mine.end_day - mine.start_day, w)
     # its capacity is handed out: academics hold standing grants from it

@@ -13,7 +13,7 @@ import pytest
 from sim.agents import STARTUP
 from sim.loader import apply_overrides, load_raw, validate
 from sim.recorder import TABLES
-from sim.runner import run_replication, run_replications
+from sim.runner import run_replication, run_replications, simulate
 from sim.seeding import replication_seed
 from sim.world import World
 
@@ -41,18 +41,18 @@ def _money_balances(a, p):
 
 
 def test_gpu_hours_are_conserved(tiny):
-    world = World(tiny, replication_seed(tiny.seed, 0))
-    world.run()
-    led, b, r, h = world.ledger, world.buyers, world.runs, world.h
-    world.ledger.check()  # never oversold
+    world, _ = simulate(tiny, replication_seed(tiny.seed, 0))
+    st = world.state
+    led, b, r, h = st.ledger, st.buyers, st.runs, st.h
+    led.check()  # never oversold
     # every GPU-hour a buyer received came from a contract pool or from the ledger's in-use book
     on_demand_runs = (r.channel == 1) & (r.start >= 0)
-    end = np.minimum(r.start + r.periods, world.cal.horizon)
+    end = np.minimum(r.start + r.periods, st.cal.horizon)
     booked_runs = (r.gpus * (end - r.start) * h)[on_demand_runs].sum()
     steady_on_demand = led.in_use.sum() * h - booked_runs
     assert steady_on_demand >= -1e-6
-    pool_used = world.rec.pool_used.sum() * h
-    assert np.all(world.rec.pool_used <= world.rec.pool_held + 1e-6)
+    pool_used = st.usage.pool_used.sum() * h
+    assert np.all(st.usage.pool_used <= st.usage.pool_held + 1e-6)
     # served counts runs in full when they start; compare on what the horizon could deliver
     in_pool_runs = (r.channel == 2) & (r.start >= 0)
     delivered_runs = (r.gpus * r.periods * h)[(r.start >= 0)].sum()
@@ -63,23 +63,27 @@ def test_gpu_hours_are_conserved(tiny):
 
 def test_startup_out_of_money_defaults_and_contract_is_released(tiny):
     world = World(tiny, replication_seed(tiny.seed, 0))
-    startup = int(np.flatnonzero(world.buyers.kind == STARTUP)[0])
+    st = world.state
+    startup = int(np.flatnonzero(st.buyers.kind == STARTUP)[0])
     site, gpus, term = 0, 50.0, 120
-    world.ledger.reserve(site, 0, term, gpus, contract=True)
-    world.book.add([startup], [site], [0], [gpus], [0], [term], [2.0])
-    world._pool_changed(np.array([startup]))
-    world.buyers.cash[startup] = 1000.0  # far less than a month of payments
-    before = world.ledger.contracted[site].copy()
-    world.billing(30)
-    assert not world.buyers.alive[startup]
-    assert not world.book.active[0]
-    assert world.book.defaulted[0] > 0
-    assert world.buyers.defaulted[startup] == pytest.approx(world.book.defaulted[0])
-    assert world.buyers.cash[startup] == pytest.approx(0.0)
+    st.ledger.reserve(site, 0, term, gpus, contract=True)
+    st.book.add([startup], [site], [0], [gpus], [0], [term], [2.0])
+    st.refresh_pools(np.array([startup]))
+    # far less than a month of payments
+    spent = st.buyers.cash[startup] - 1000.0
+    st.accounts.transfer("burn", 0, startup, st.accounts.layout.single("operating_costs"), spent)
+    before = st.ledger.contracted[site].copy()
+    world.contracting.billing(30)
+    assert not st.buyers.alive[startup]
+    assert not st.book.active[0]
+    assert st.book.defaulted[0] > 0
+    assert st.buyers.defaulted[startup] == pytest.approx(st.book.defaulted[0])
+    assert st.buyers.cash[startup] == pytest.approx(0.0)
     # capacity from the default onward goes back to the provider; the past is untouched
-    assert np.allclose(world.ledger.contracted[site, 30:term], before[30:term] - gpus)
-    assert np.allclose(world.ledger.contracted[site, :30], before[:30])
-    assert world.buyers.pool_gpus[startup] == 0
+    assert np.allclose(st.ledger.contracted[site, 30:term], before[30:term] - gpus)
+    assert np.allclose(st.ledger.contracted[site, :30], before[:30])
+    assert st.buyers.pool_gpus[startup] == 0
+    assert st.accounts.total() == pytest.approx(0.0, abs=0.01)  # to the cent
 
 
 def test_world_run_has_defaults_and_failures(tiny):
@@ -137,27 +141,25 @@ def test_spot_market_with_resale_conserves_and_is_individually_rational(tiny_pat
     over = {"markets.spot.enabled": True, "markets.contracts.resale": True}
     raw = apply_overrides(load_raw(tiny_path), over)
     sc = validate(raw, "tiny-spot")
-    world = World(sc, replication_seed(sc.seed, 0))
-    world.run()
-    world.ledger.check()
-    tables = world.rec.tables(0)
+    world, rec = simulate(sc, replication_seed(sc.seed, 0))
+    st = world.state
+    tables = rec.tables(0)
     _money_balances(tables["agents"], tables["providers"])
     ts = tables["timeseries"]
     spot = ts[ts.metric == "spot_price"]["value"]
     assert spot.notna().any()
     # the spot price never falls below the cheapest reserve a provider could be paid
-    s = world.sites
     assert np.nanmin(spot) >= 0.0
-    assert np.nanmax(spot) <= world.buyers.load_value.max() + 1e-9
-    assert np.all(world.rec.pool_used <= world.rec.pool_held + 1e-6)
-    assert s.revenue.sum() > 0
+    assert np.nanmax(spot) <= st.buyers.load_value.max() + 1e-9
+    assert np.all(st.usage.pool_used <= st.usage.pool_held + 1e-6)
+    assert tables["providers"].revenue.sum() > 0
 
 
 def test_resale_without_spot_is_rejected(tiny_path):
     from sim.loader import ScenarioError
 
     raw = apply_overrides(load_raw(tiny_path), {"markets.contracts.resale": True})
-    with pytest.raises(ScenarioError, match="resale needs markets.spot.enabled"):
+    with pytest.raises(ScenarioError, match="markets.contracts.resale: needs markets.spot.enabled"):
         validate(raw, "x")
 
 
@@ -169,13 +171,11 @@ def _tiny_with(tiny_path, **over):
 def test_public_programme_spread_and_concentrated(tiny_path):
     base = run_replication(_tiny_with(tiny_path), replication=0).summary
     common = {"public_programme__enabled": True, "public_programme__budget_per_year": 2e7}
-    spread_world = World(
+    spread_world, rec = simulate(
         _tiny_with(tiny_path, public_programme__allocation="spread", **common),
         replication_seed(7, 0),
     )
-    spread_world.run()
-    spread_world.ledger.check()
-    tables = spread_world.rec.tables(0)
+    tables = rec.tables(0)
     _money_balances(tables["agents"], tables["providers"])
     spread = run_replication(
         _tiny_with(tiny_path, public_programme__allocation="spread", **common)
@@ -189,4 +189,4 @@ def test_public_programme_spread_and_concentrated(tiny_path):
     assert conc["large_run_completion.academics"] > base["large_run_completion.academics"]
     assert conc["public_programme.runs_served"] > 0
     assert conc["public_programme.spend"] <= 2e7 + 1e-6
-    assert np.all(spread_world.buyers.pool_busy >= -1e-9)
+    assert np.all(spread_world.state.buyers.pool_busy >= -1e-9)
