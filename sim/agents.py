@@ -58,7 +58,12 @@ class Sites:
 
 def build_sites(sc: Scenario, rng: np.random.Generator) -> tuple[Sites, list[ProviderClass]]:
     classes = [sc.providers.hyperscalers, sc.providers.neoclouds]
-    pcls, price, fixed, energy, site_prov, gpus = [], [], [], [], [], []
+    pcls: list[int] = []
+    site_prov: list[int] = []
+    price: list[float] = []
+    fixed: list[float] = []
+    energy: list[float] = []
+    gpus: list[float] = []
     for k, pc in enumerate(classes):
         f, e = owning_cost_per_gpu_hour(pc)
         prices = pc.on_demand_price.sample(rng, pc.count)
@@ -72,11 +77,11 @@ def build_sites(sc: Scenario, rng: np.random.Generator) -> tuple[Sites, list[Pro
             gpus.extend(np.round(pc.gpus_per_site.sample(rng, pc.sites_per_provider)))
     sites = Sites(
         provider_class=np.asarray(pcls, dtype=np.int64),
-        list_price=np.asarray(price, dtype=float),
-        fixed_cost=np.asarray(fixed, dtype=float),
-        energy_cost=np.asarray(energy, dtype=float),
+        list_price=np.asarray(price, dtype=np.float64),
+        fixed_cost=np.asarray(fixed, dtype=np.float64),
+        energy_cost=np.asarray(energy, dtype=np.float64),
         site_provider=np.asarray(site_prov, dtype=np.int64),
-        initial_gpus=np.maximum(np.asarray(gpus, dtype=float), 0.0),
+        initial_gpus=np.maximum(np.asarray(gpus, dtype=np.float64), 0.0),
     )
     return sites, classes
 

@@ -59,7 +59,7 @@ class Recorder:
         self.signed: list[np.ndarray] = []
         self._waiting_of: np.ndarray | None = None
         self._pools_of = -1  # load epoch the pool totals below are for
-        self._pool_cost = np.zeros(NB)
+        self._pool_cost: np.ndarray = np.zeros(NB)
         self._waiting: np.ndarray | float = 0.0
 
     # ---- events ------------------------------------------------------------------------------
@@ -205,7 +205,7 @@ class Recorder:
             {
                 "replication": replication,
                 "agent_id": np.arange(n),
-                "agent_class": pd.Categorical.from_codes(b.kind, BUYER_CLASSES),
+                "agent_class": _categorical(b.kind, BUYER_CLASSES),
                 "demanded_gpu_hours": b.demanded,
                 "served_gpu_hours": b.served,
                 "spend": spend,
@@ -236,17 +236,15 @@ class Recorder:
                 "replication": replication,
                 "job_id": np.flatnonzero(keep),
                 "agent_id": r.agent[keep],
-                "agent_class": pd.Categorical.from_codes(
-                    w.buyers.kind[r.agent[keep]], BUYER_CLASSES
-                ),
+                "agent_class": _categorical(w.buyers.kind[r.agent[keep]], BUYER_CLASSES),
                 "gpus": r.gpus[keep],
                 "hours": r.hours[keep],
                 "periods": r.periods[keep],
                 "arrival_day": r.arrival[keep] / ppd,
                 "start_day": start_day[keep],
                 "wait_days": (start_day - r.arrival / ppd)[keep],
-                "channel": pd.Categorical.from_codes(r.channel[keep], CHANNELS),
-                "status": pd.Categorical.from_codes(r.status[keep], STATUS_NAMES),
+                "channel": _categorical(r.channel[keep], CHANNELS),
+                "status": _categorical(r.status[keep], STATUS_NAMES),
                 "site": r.site[keep],
                 "price_per_gpu_hour": r.price[keep],
                 "paid": r.paid[keep],
@@ -267,7 +265,7 @@ class Recorder:
             {
                 "replication": replication,
                 "provider_id": np.arange(n),
-                "provider_class": pd.Categorical.from_codes(s.provider_class, PROVIDER_CLASSES),
+                "provider_class": _categorical(s.provider_class, PROVIDER_CLASSES),
                 "sites": np.bincount(s.site_provider, minlength=n),
                 "capacity_start": np.bincount(s.site_provider, led.capacity[:, 0], n),
                 "capacity_end": np.bincount(s.site_provider, led.capacity[:, -1], n),
@@ -314,7 +312,7 @@ class Recorder:
                     categories=["buyer", "provider", "market_maker", "clearing_house", "external"],
                 ),
                 "agent_id": agent_id,
-                "reason": pd.Categorical.from_codes(reason, REASONS),
+                "reason": _categorical(reason, REASONS),
                 "paid": acc.paid[reason, account],
                 "received": acc.received[reason, account],
             }
@@ -402,9 +400,7 @@ class Recorder:
                 "replication": replication,
                 "contract_id": np.arange(n),
                 "holder_id": bk.holder[:n],
-                "holder_class": pd.Categorical.from_codes(
-                    w.buyers.kind[bk.holder[:n]], BUYER_CLASSES
-                ),
+                "holder_class": _categorical(w.buyers.kind[bk.holder[:n]], BUYER_CLASSES),
                 "provider_id": bk.provider[:n],
                 "site": bk.site[:n],
                 "gpus": bk.gpus[:n],
@@ -414,6 +410,11 @@ class Recorder:
                 "defaulted_amount": bk.defaulted[:n],
             }
         )
+
+
+def _categorical(codes: np.ndarray, names: tuple[str, ...]) -> pd.Categorical[str]:
+    """Codes as a categorical of ``names`` (one parquet dictionary column)."""
+    return pd.Categorical.from_codes(np.asarray(codes, dtype=np.int64), categories=pd.Index(names))
 
 
 def _ratio(num: np.ndarray, den: np.ndarray, fill: float = np.nan) -> np.ndarray:

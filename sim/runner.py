@@ -45,7 +45,7 @@ def run_replication(
         summary=summary,
         tables=tables,
         seconds=time.perf_counter() - start,
-        seed_entropy=int(seed.entropy),
+        seed_entropy=int(seed.entropy),  # type: ignore[arg-type]  # a root seed is one int
         spawn_key=tuple(seed.spawn_key),
     )
 

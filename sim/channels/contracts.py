@@ -99,7 +99,7 @@ def settle(cash: np.ndarray, holder: np.ndarray, due: np.ndarray) -> tuple[np.nd
 def expected_use_share(
     load_gpus: np.ndarray,
     pending_gpu_hours: np.ndarray,
-    runs_per_year: np.ndarray,
+    runs_per_year: float | np.ndarray,
     mean_run_gpu_hours: np.ndarray,
     contract_gpus: np.ndarray,
     term_years: float,
