@@ -1,19 +1,12 @@
-"""The simulated world: one typed state, components around it, sparse events scheduled by simpy.
-
-Processes (each a simpy process on one ``Environment`` owned by the world):
-
-- ``session``      every period: runs arrive and complete, waiting runs look for a block, steady
-                   load is served;
-- ``contracting``  every ``markets.contracts.session_days``; ``billing`` monthly;
-- ``funding``      monthly: startups' burn and funding rounds; ``grants`` yearly;
-- ``programme``    yearly; ``review`` and ``reprice`` per provider class; one per shock;
-- ``spot``         every ``markets.spot.session_days``; ``forward`` every its session days;
-- one process per batch of contracts for their expiry, and per capacity order for its arrival.
-"""
+"""The simulated world: one typed state (``sim.state``), components around it, and the simpy
+processes that call them: the session every period; contracting, billing, funding, grants, the
+programme, capacity reviews and repricing at their intervals; spot and forward sessions; one
+process per shock, per batch of contracts (expiry) and per capacity order (arrival)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import simpy
@@ -29,12 +22,11 @@ from sim.world.funding import Funding
 from sim.world.on_demand import OnDemand
 from sim.world.programme import Programme
 from sim.world.runs import RunLifecycle
+from sim.world.schedule import every, in_turn
 from sim.world.spot import Spot
 from sim.world.steady import SteadyLoad
 from sim.world.supply import Supply
 from sim.world.usage import UsageTracker
-
-Process = Generator[simpy.Event, None, None]
 
 
 class World:
@@ -65,80 +57,51 @@ class World:
         sc, env, s = self.sc, self.env, self.state
         m, cal = sc.markets, s.cal
         if m.contracts.enabled:
-            env.process(
-                self._every(cal.periods(m.contracts.session_days), self.contracting.session)
-            )
-            env.process(self._every(cal.periods(DAYS_PER_MONTH), self.contracting.billing, first=1))
-        env.process(self._every(cal.periods(DAYS_PER_MONTH), self.funding.monthly, first=1))
+            env.process(every(env, cal.periods(m.contracts.session_days), self.contracting.session))
+            env.process(every(env, cal.periods(DAYS_PER_MONTH), self.contracting.billing, first=1))
+        env.process(every(env, cal.periods(DAYS_PER_MONTH), self.funding.monthly, first=1))
         env.process(self.funding.grants())
         if s.programme is not None:
-            env.process(self._every(cal.periods(DAYS_PER_YEAR), self.programme.cycle))
+            env.process(every(env, cal.periods(DAYS_PER_YEAR), self.programme.cycle))
         for k, spec in enumerate(s.provider_specs):
             if spec.build.enabled:
-                review = self._for_class(self.supply.review, k)
-                env.process(self._every(cal.periods(spec.build.review_days), review, first=1))
+                review = partial(_by_class, self.supply.review, k)
+                env.process(every(env, cal.periods(spec.build.review_days), review, first=1))
             if spec.price_adjustment > 0:
-                reprice = self._for_class(self.supply.reprice, k)
-                env.process(self._every(cal.periods(DAYS_PER_MONTH), reprice, first=1))
+                reprice = partial(_by_class, self.supply.reprice, k)
+                env.process(every(env, cal.periods(DAYS_PER_MONTH), reprice, first=1))
         for shock in sc.shocks:
             if shock.kind == "supply_cut":
                 env.process(self.supply.supply_cut(shock))
         hourly_spot = m.spot.enabled and self.spot.length == 1
         if m.spot.enabled:
             last = 0 if hourly_spot else None
-            env.process(self._every(self.spot.length, self.spot_session, last=last))
+            env.process(every(env, self.spot.length, self.spot_session, last=last))
         # a forward session every period runs between the auction and the session; one every
         # few periods runs before both (its event was queued first)
-        every = cal.periods(m.forward.session_days)
-        forward_inside = hourly_spot and m.forward.enabled and every == 1
+        interval = cal.periods(m.forward.session_days)
+        forward_inside = hourly_spot and m.forward.enabled and interval == 1
         if m.forward.enabled and not forward_inside:
-            env.process(self._every(every, self.forward.session))
+            env.process(every(env, interval, self.forward.session))
         if hourly_spot:
-            env.process(self._auction_then_session(forward_inside))
+            # an auction every period: one process runs it, then the forward session, then
+            # the session, the order separate processes would have (at period 0, no auction)
+            inside = [self.forward.session] if forward_inside else []
+            first, then = [*inside, self.session], [self.spot_session, *inside, self.session]
+            env.process(in_turn(env, first, then))
         else:
-            env.process(self._every(1, self.session))
+            env.process(every(env, 1, self.session))
         env.run(until=cal.horizon)
         self._close(cal.horizon)
 
     def _close(self, t: int) -> None:
-        """The horizon: open windows settle, steady load and contracts are billed to date, the
-        providers pay their costs, and capacity is checked."""
+        """The horizon: windows settle, contracts are billed, providers pay their costs."""
         if self.sc.markets.forward.enabled:
             self.forward.settle_deliveries(t)
         self.steady.flush()
         self.contracting.billing(t)
         self.supply.book_costs(t)
         self.state.ledger.check()
-
-    @staticmethod
-    def _for_class(action: Callable[[int, int], None], k: int) -> Callable[[int], None]:
-        return lambda t: action(t, k)
-
-    def _every(
-        self, interval: int, action: Callable[[int], None], first: int = 0, last: int | None = None
-    ) -> Process:
-        if first:
-            yield self.env.timeout(first * interval)
-        while True:
-            action(int(self.env.now))
-            if last is not None and self.env.now >= last:
-                return
-            yield self.env.timeout(interval)
-
-    def _auction_then_session(self, forward: bool = False) -> Process:
-        """A spot auction every period: from period 1 on, one process runs it and then the
-        session (with ``forward``, a forward session between them), the order separate
-        processes would have; at period 0 the auction runs on its own process first."""
-        if forward:
-            self.forward.session(0)
-        self.session(0)
-        while True:
-            yield self.env.timeout(1)
-            t = int(self.env.now)
-            self.spot_session(t)
-            if forward:
-                self.forward.session(t)
-            self.session(t)
 
     def spot_session(self, t: int) -> None:
         short = self.forward.sold_now(t) if self.sc.markets.forward.enabled else None
@@ -177,3 +140,7 @@ class World:
         s.load_changed()
         self.contracting.default(who, t)
         s.listener.failed(who, t)
+
+
+def _by_class(action: Callable[[int, int], None], k: int, t: int) -> None:
+    action(t, k)
