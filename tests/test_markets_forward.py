@@ -9,10 +9,11 @@ from sim.markets.forward import (
     ForwardContract,
     MarginAccounts,
     clear_forward_session,
+    initial_margin,
     mark_to_market,
 )
 from sim.markets.orders import OrderBook
-from sim.reference.settlement import cash_settlement, initial_margin, physical_settlement
+from sim.reference.settlement import cash_settlement, physical_settlement
 
 CONTRACT = ForwardContract("H100", "us-east", delivery_start=24, delivery_periods=168, lot_gpus=8)
 
@@ -115,3 +116,26 @@ def test_a_holder_who_cannot_pay_defaults_and_is_closed_at_the_mark():
     assert call.shortfall[1] == pytest.approx(672 - 100)
     assert call.accounts.collateral[0] == pytest.approx(100 + 672)
     assert call.absorbed_position == -1.0
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    held=st.lists(st.integers(-5, 5), min_size=3, max_size=3),
+    traded=st.lists(st.integers(-5, 5), min_size=3, max_size=3),
+    price=st.floats(0.1, 10.0),
+)
+def test_trade_margin_posts_on_what_opens_and_returns_what_closes(held, traded, price):
+    from sim.markets.forward import MarginAccounts, trade_margin
+
+    rate = 0.2
+    start = np.array(held, dtype=float)
+    collateral = initial_margin(CONTRACT, start, price, rate)
+    before = MarginAccounts(start, collateral, price)
+    after, posted = trade_margin(CONTRACT, before, np.array(traded, dtype=float), price, rate)
+    assert np.allclose(after.position, start + traded)
+    assert np.allclose(after.collateral, collateral + posted)
+    assert (after.collateral >= -1e-9).all()
+    # at one price, collateral stays the initial margin of the position held
+    assert np.allclose(after.collateral, initial_margin(CONTRACT, after.position, price, rate))
+    closed, _ = trade_margin(CONTRACT, after, -after.position, price, rate)
+    assert np.allclose(closed.collateral, 0.0)

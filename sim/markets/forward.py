@@ -115,3 +115,35 @@ def mark_to_market(
     )
     absorbed = float(position[defaulted].sum())
     return MarginCall(survivors, variation, defaulted, shortfall, absorbed)
+
+
+def initial_margin(
+    contract: ForwardContract, position_lots: np.ndarray, price: float, rate: float
+) -> np.ndarray:
+    """Collateral to post when opening a position: ``rate`` times its notional value."""
+    notional = np.abs(np.asarray(position_lots, dtype=float)) * price * contract.gpu_hours_per_lot
+    return rate * notional
+
+
+def trade_margin(
+    contract: ForwardContract,
+    accounts: MarginAccounts,
+    traded: np.ndarray,
+    price: float,
+    rate: float,
+) -> tuple[MarginAccounts, np.ndarray]:
+    """Positions and collateral after holders trade ``traded`` lots (+ bought, - sold) at
+    ``price``, and the collateral each posts (+) or gets back (-).
+
+    Opening a position (or the part of a flip beyond zero) posts the initial margin on what it
+    adds; closing one, in the secondary market, returns the closed share of the collateral."""
+    held = accounts.position
+    after = held + traded
+    flip = held * after < 0
+    opened = np.where(flip, np.abs(after), np.maximum(np.abs(after) - np.abs(held), 0.0))
+    closed = np.where(flip, np.abs(held), np.maximum(np.abs(held) - np.abs(after), 0.0))
+    back = accounts.collateral * np.divide(
+        closed, np.abs(held), out=np.zeros_like(closed), where=np.abs(held) > 0
+    )
+    posted = initial_margin(contract, opened, price, rate) - back
+    return MarginAccounts(after, accounts.collateral + posted, accounts.mark), posted

@@ -59,11 +59,3 @@ def cash_settlement(
     """
     gain = index_price - np.asarray(entry_price, dtype=float)
     return np.asarray(position_lots, dtype=float) * gain * contract.gpu_hours_per_lot
-
-
-def initial_margin(
-    contract: ForwardContract, position_lots: np.ndarray, price: float, rate: float
-) -> np.ndarray:
-    """Collateral to post when opening a position: `rate` times its notional value."""
-    notional = np.abs(np.asarray(position_lots, dtype=float)) * price * contract.gpu_hours_per_lot
-    return rate * notional

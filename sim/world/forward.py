@@ -28,7 +28,7 @@ import numpy as np
 
 from sim.channels.blocks import BlockRequests, allocate_blocks
 from sim.demand import ABANDONED, FORWARD, PENDING, RESERVED
-from sim.markets.forward import ForwardContract, MarginAccounts, mark_to_market
+from sim.markets.forward import ForwardContract, MarginAccounts, mark_to_market, trade_margin
 from sim.markets.market_maker import QuotePolicy, market_maker_quotes
 from sim.markets.orders import OrderBook
 from sim.markets.registry import MECHANISMS
@@ -420,19 +420,10 @@ class Forward:
             delta = np.zeros(self._participants)
             np.add.at(delta, orders["buy_who"][buy], res.buy_filled[buy])
             np.subtract.at(delta, orders["sell_who"][sell], res.sell_filled[sell])
-            # opening a position posts initial margin on what it adds; closing one (the
-            # secondary market) returns the closed share of the collateral
-            held = fb.accounts.position
-            after = held + delta
-            flip = held * after < 0
-            opened = np.where(flip, np.abs(after), np.maximum(np.abs(after) - np.abs(held), 0.0))
-            closed = np.where(flip, np.abs(held), np.maximum(np.abs(held) - np.abs(after), 0.0))
-            back = fb.accounts.collateral * np.divide(
-                closed, np.abs(held), out=np.zeros_like(closed), where=np.abs(held) > 0
+            fb.accounts, margin = trade_margin(
+                self._contract, fb.accounts, delta, price, spec.initial_margin
             )
-            margin = spec.initial_margin * opened * price * self.lot_hours - back
             self._post(t, margin)
-            fb.accounts = MarginAccounts(after, fb.accounts.collateral + margin, fb.accounts.mark)
 
     def _mark(self, fb: ForwardBook, price: float) -> None:
         """Variation margin to ``price``; defaulters' positions pass to the clearing house,
