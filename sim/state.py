@@ -153,13 +153,14 @@ class Pools:
     lent: np.ndarray  # [buyer] contracted GPUs resold at the last spot auction
     spot_served: np.ndarray  # [buyer] steady-load GPUs bought at the last spot auction
     spot_paid: np.ndarray  # [buyer] $ per period for them
+    site: np.ndarray  # [buyer] site of the largest contract held now (-1: none), hosting its runs
     holders: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     epoch: int = 0
     steady_stale: bool = True  # steady load must be recomputed before it is next served
 
     @classmethod
     def empty(cls, n: int) -> Pools:
-        return cls(np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n))
+        return cls(np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n), np.full(n, -1))
 
     def changed(self) -> None:
         self.steady_stale = True
@@ -317,6 +318,11 @@ class State:
         spend = np.zeros(len(b))
         np.add.at(b.pool_gpus, bk.holder[mine], bk.gpus[mine])
         np.maximum.at(b.pool_block, bk.holder[mine], bk.gpus[mine])
+        # a run in the pool runs on the largest contract (the earliest signed among equals)
+        largest = mine[bk.gpus[mine] >= b.pool_block[bk.holder[mine]]]
+        first = np.unique(bk.holder[largest], return_index=True)[1]
+        pools.site[holders] = -1
+        pools.site[bk.holder[largest[first]]] = bk.site[largest[first]]
         np.add.at(spend, bk.holder[mine], bk.gpus[mine] * bk.price[mine])
         pools.price[holders] = np.divide(
             spend[holders],

@@ -97,4 +97,5 @@ class RunLifecycle:
             s.load_changed()
             r.host[rows] = r.agent[rows]
             np.add.at(b.pool_busy, r.agent[rows], r.gpus[rows])
-            q.start(rows, t, CONTRACT, s.pools.price[r.agent[rows]], s.listener)
+            who = r.agent[rows]
+            q.start(rows, t, CONTRACT, s.pools.price[who], s.listener, s.pools.site[who])
