@@ -25,10 +25,20 @@ app = typer.Typer(
 console = Console(stderr=True)
 
 
-def _load(file: Path, overrides: list[str] | None = None):
+def _load(file: Path, overrides: list[str] | None = None, workers: int = 1):
+    """The scenario, or every problem printed and exit 2. Validation checks memory for one
+    worker; with more, the run is checked again for ``workers`` replications at once."""
     try:
         pairs = dict(parse_override(s) for s in overrides or [])
-        return load_scenario(file, pairs)
+        sc = load_scenario(file, pairs)
+        if workers > 1:
+            from sim.feasibility import check_memory
+
+            source = f"{file} (with --workers {workers})"
+            problems = check_memory(sc, source, workers=workers)
+            if problems:
+                raise ScenarioError(problems)
+        return sc
     except ScenarioError as err:
         for line in err.problems:
             typer.echo(line, err=True)
@@ -41,6 +51,17 @@ def validate(file: Annotated[Path, typer.Argument(help="Scenario YAML file.")]) 
     """Check a scenario file; report every problem at once (exit 2 if any)."""
     sc = _load(file)
     typer.echo(f"{file}: ok (scenario '{sc.name}', {sc.replications} replications)")
+
+
+@app.command()
+def check(
+    run_dir: Annotated[Path, typer.Argument(help="Run folder written by `sim run`.")],
+) -> None:
+    """Audit a run folder from its own tables (exit 1 on any violation, 2 if not a run folder)."""
+    from sim.check import main as check_main
+
+    code = check_main(run_dir, echo=typer.echo, echo_err=lambda s: typer.echo(s, err=True))
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -65,7 +86,7 @@ def run(
         overrides.append(f"seed={seed}")
     if replications is not None:
         overrides.append(f"replications={replications}")
-    sc = _load(file, overrides)
+    sc = _load(file, overrides, workers)
     path = out or new_run_dir(Path("results"), sc.name)
     if path.exists() and any(path.iterdir()):
         typer.echo(

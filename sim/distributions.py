@@ -60,7 +60,9 @@ class LogNormal(_Dist):
 
     dist: Literal["lognormal"]
     median: float = Field(gt=0)
-    sigma: float = Field(ge=0)
+    # at most 5: the 90th percentile is then 600 times the median, wider than any size or budget
+    # in the calibration, and the mean (median * exp(sigma**2 / 2)) stays finite
+    sigma: float = Field(ge=0, le=5)
     low: float | None = None
     high: float | None = None
 

@@ -7,8 +7,10 @@ declarations (``sim docs``), so it cannot drift from the code.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
+import numpy as np
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -19,14 +21,14 @@ from pydantic import (
     model_validator,
 )
 
-from sim.distributions import DistSpec, _as_constant
+from sim.distributions import Choice, Constant, DistSpec, LogNormal, Uniform, _as_constant, _Dist
 
 Dist = Annotated[DistSpec, BeforeValidator(_as_constant)]
 
 
 def param(default: Any, description: str, unit: str = "", source: str = "", **kw: Any) -> Any:
     """A scenario field with its documentation attached."""
-    extra = {"unit": unit, "source": source}
+    extra: dict[str, Any] = {"unit": unit, "source": source}
     if callable(default):
         return Field(
             default_factory=default, description=description, json_schema_extra=extra, **kw
@@ -47,8 +49,91 @@ def lognormal(median: float, sigma: float, low: float | None = None, high: float
     return lambda: d
 
 
+def dist_range(d: _Dist, practical: bool = False) -> tuple[float, float]:
+    """Smallest and largest value ``d`` can draw. A log-normal's are 0 and inf unless clipped;
+    with ``practical`` its largest is the median times exp(10 sigma), which a draw exceeds with
+    probability 1e-23."""
+    if isinstance(d, Constant):
+        return d.value, d.value
+    if isinstance(d, Uniform):
+        return d.low, d.high
+    if isinstance(d, Choice):
+        return min(d.values), max(d.values)
+    assert isinstance(d, LogNormal)
+    lo = 0.0 if d.low is None else max(d.low, 0.0)
+    hi = math.inf if d.high is None else d.high
+    if practical:
+        with np.errstate(over="ignore"):
+            hi = min(hi, float(d.median * np.exp(10 * d.sigma)))
+    if d.low is not None and d.high is not None and d.low > d.high:  # np.clip gives ``high``
+        lo = hi
+    return min(lo, hi), hi
+
+
+def _dist_numbers(d: _Dist) -> list[float]:
+    values = [getattr(d, k, None) for k in ("value", "low", "high", "median", "sigma")]
+    values += list(getattr(d, "values", None) or []) + list(getattr(d, "weights", None) or [])
+    return [v for v in values if v is not None]
+
+
+# every distribution in a scenario draws a size, an amount of money, a price or a time: none may
+# be negative, and runs have at least some GPUs and some hours
+_POSITIVE_DISTS = {"run_gpus", "run_hours"}
+# durations, in the unit of the field, and how many days that unit is; at most LONGEST_DAYS
+LONGEST_DAYS = 1e6
+_DURATIONS = {
+    "review_days": 1.0,
+    "lead_time_days": 1.0,
+    "session_days": 1.0,
+    "window_days": 1.0,
+    "start_day": 1.0,
+    "duration_days": 1.0,
+    "deadline_slack_days": 1.0,
+    "round_interval_months": 365.0 / 12,
+    "peak_weeks": 7.0,
+}
+
+
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, v: Any, info: ValidationInfo) -> Any:
+        """``true`` is not a count or an amount (pydantic would read it as 1)."""
+        if isinstance(v, bool) and info.field_name:
+            ann = cls.model_fields[info.field_name].annotation
+            if ann in (int, float) or ann == int | None or ann == float | None:
+                raise ValueError(f"must be a number (got {v!r})")
+        return v
+
+    @field_validator("*")
+    @classmethod
+    def _in_range(cls, v: Any, info: ValidationInfo) -> Any:
+        """Distributions are finite and never negative; durations fit in periods."""
+        name = info.field_name or ""
+        if isinstance(v, _Dist):
+            if not all(math.isfinite(x) for x in _dist_numbers(v)):
+                raise ValueError(f"every parameter must be a finite number (got {_brief(v)})")
+            lo, hi = dist_range(v, practical=name in _DURATIONS)
+            # a log-normal draws above 0 (then clips), so it is positive unless clipped to <= 0
+            positive = lo > 0 or (isinstance(v, LogNormal) and hi > 0)
+            if name in _POSITIVE_DISTS and not positive:
+                raise ValueError(f"must be > 0 (got {_brief(v)}, which can draw {lo:g})")
+            if lo < 0:
+                raise ValueError(f"must be >= 0 (got {_brief(v)}, which can draw {lo:g})")
+            if name in _DURATIONS and hi * _DURATIONS[name] > LONGEST_DAYS:
+                raise ValueError(f"must be at most {LONGEST_DAYS:g} days (got {_brief(v)})")
+        elif name in _DURATIONS and isinstance(v, float | int) and v * _DURATIONS[name] > LONGEST_DAYS:
+            unit = next(u for u in ("months", "weeks", "days") if u[:-1] in name)
+            raise ValueError(
+                f"must be at most {LONGEST_DAYS / _DURATIONS[name]:g} {unit} (got {v:g})"
+            )
+        return v
+
+
+def _brief(d: _Dist) -> str:
+    return str(d.model_dump(exclude_none=True))
 
 
 # --- time ----------------------------------------------------------------------------------------
@@ -59,7 +144,9 @@ class Time(Section):
         "day", "Length of one simulated period; market sessions and the ledger use this grain."
     )
     horizon_years: float = param(3.0, "Simulated horizon.", "years", gt=0, le=20)
-    start_year: int = param(2025, "Calendar year the scenario describes (prices are a snapshot).")
+    start_year: int = param(
+        2025, "Calendar year the scenario describes (prices are a snapshot).", ge=2000, le=2100
+    )
 
 
 # --- providers -----------------------------------------------------------------------------------
@@ -191,6 +278,20 @@ class ProviderClass(Section):
         "facing the session's bids (sim/channels/withholding.py).",
     )
     build: BuildPolicy = param(BuildPolicy, "Capacity build-out rule.")
+
+    @model_validator(mode="after")
+    def _annuity_defined(self) -> ProviderClass:
+        r, n = self.cost_of_capital, self.economic_life_years
+        try:  # the capital annuity of sim.agents.owning_cost_per_gpu_hour
+            factor = r / (1 - (1 + r) ** -n) if r > 0 else 1 / n
+        except (ZeroDivisionError, OverflowError):
+            factor = math.inf
+        if not math.isfinite(factor):
+            raise ValueError(
+                f"economic_life_years: too short to spread the capital cost over at "
+                f"cost_of_capital {r:g} (got {n:g} years; allowed: a life of a day or more)"
+            )
+        return self
 
 
 class Hyperscalers(ProviderClass):
@@ -334,6 +435,14 @@ class Academics(Section):
     conference_deadline_months: list[int] = param(
         lambda: [1, 5, 9], "Months of major conference deadlines."
     )
+
+    @field_validator("conference_deadline_months")
+    @classmethod
+    def _months(cls, months: list[int]) -> list[int]:
+        bad = [m for m in months if not 1 <= m <= 12]
+        if bad:
+            raise ValueError(f"months are 1 to 12 (got {', '.join(map(str, bad))})")
+        return months
     peak_weeks: float = param(4, "Weeks before a deadline when demand peaks.", "weeks", ge=0)
     peak_factor: float = param(2.5, "Multiple of small-job demand during a peak.", "ratio", ge=1)
     runs_per_year: float = param(
@@ -494,7 +603,10 @@ class Shock(Section):
     @model_validator(mode="after")
     def _bounds(self) -> Shock:
         if self.kind == "supply_cut" and self.magnitude > 1:
-            raise ValueError("supply_cut magnitude is a share of capacity and must be <= 1")
+            raise ValueError(
+                f"magnitude: a supply_cut's magnitude is a share of capacity and must be <= 1 "
+                f"(got {self.magnitude:g})"
+            )
         return self
 
 
@@ -603,8 +715,8 @@ class Scenario(Section):
         fw = self.markets.forward
         if self.market_makers.count and not (fw.enabled and fw.settlement == "cash"):
             raise ValueError(
-                "market_makers.count > 0 needs markets.forward.enabled: true with settlement: cash "
-                "(market makers hold cash-settled positions)"
+                "market_makers.count: must be 0 unless markets.forward.enabled: true with "
+                "settlement: cash (market makers hold cash-settled positions)"
             )
         pp = self.public_programme
         if pp.enabled and pp.procurement == "forwards" and not fw.enabled:

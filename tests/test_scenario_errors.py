@@ -70,7 +70,7 @@ def test_not_yaml(tmp_path):
 
 def test_top_level_not_mapping(tmp_path):
     p = _write(tmp_path, "- 1\n- 2\n")
-    _run_fails(tmp_path, p, "top level must be a mapping")
+    _run_fails(tmp_path, p, "(top level): must be a mapping")
 
 
 def test_extends_cycle(tmp_path):
