@@ -99,6 +99,14 @@ class AccountLayout:
         )
 
 
+def _non_negative(reason: str, *amounts: np.ndarray) -> None:
+    """Money moves one way: the payer pays a non-negative amount (the reverse flow is its own
+    entry, with payer and payee swapped)."""
+    for a in amounts:
+        if np.size(a) and float(np.min(a)) < 0:
+            raise UnbalancedEntry(f"{reason}: a negative amount ({float(np.min(a))!r})")
+
+
 class Accounts:
     """Balances of every account, and the totals of what each paid and received, by reason."""
 
@@ -147,6 +155,7 @@ class Accounts:
         total_out, total_in = float(np.sum(out_amt)), float(np.sum(in_amt))
         if abs(total_out - total_in) > 1e-2 + 1e-9 * max(abs(total_out), abs(total_in)):
             raise UnbalancedEntry(f"{reason}: paid {total_out!r} but received {total_in!r}")
+        _non_negative(reason, out_amt, in_amt)
         k = REASON[reason]
         np.subtract.at(self._balance, out_who, out_amt)
         np.add.at(self._balance, in_who, in_amt)
@@ -168,6 +177,7 @@ class Accounts:
         total_out, total_in = float(amounts.sum()), float(received.sum())
         if abs(total_out - total_in) > 1e-2 + 1e-9 * max(abs(total_out), abs(total_in)):
             raise UnbalancedEntry(f"{reason}: paid {total_out!r} but received {total_in!r}")
+        _non_negative(reason, amounts, received)
         k = REASON[reason]
         n = amounts.size
         self._balance[first : first + n] -= amounts

@@ -79,6 +79,9 @@ def run(
     ] = None,
     workers: Annotated[int, typer.Option(help="Worker processes for replications.")] = 1,
     plots: Annotated[bool, typer.Option(help="Draw price and access figures.")] = True,
+    check: Annotated[
+        bool, typer.Option(help="Audit the folder's tables when done, as `sim check` does.")
+    ] = True,
 ) -> None:
     """Run a scenario and write its results folder."""
     overrides = list(set_ or [])
@@ -105,6 +108,23 @@ def run(
         )
         raise typer.Exit(1) from None
     _print_summary(metrics, path)
+    if check:
+        _audit(path)
+
+
+def _audit(path: Path) -> None:
+    """The run's own tables checked as `sim check` does; exit 1 when any rule fails."""
+    from sim.check import audit, read_run
+
+    found = audit(read_run(path))
+    if not found.items:
+        typer.echo(f"audit: ok ({found.compared:,} comparisons; `sim check {path}` repeats it)")
+        return
+    for v in found.items[:20]:
+        typer.echo(str(v), err=True)
+    more = f" (first 20 shown; `sim check {path}` lists all)" if len(found.items) > 20 else ""
+    typer.echo(f"audit: {len(found.items)} violation(s) in the run's tables{more}", err=True)
+    raise typer.Exit(1)
 
 
 def _run_into(folder: RunFolder, sc, workers: int, plots: bool) -> dict:

@@ -17,6 +17,7 @@ from sim.demand import (
     FORWARD,
     KILLED,
     ON_DEMAND,
+    RESERVED,
     SPOT,
     STATUS_NAMES,
     VOID,
@@ -230,7 +231,7 @@ class Recorder:
         w, r = self.w, self.w.runs
         keep = r.status != VOID
         ppd = w.cal.periods_per_day
-        start_day = np.where(r.start >= 0, r.start / ppd, np.nan)
+        start_day = np.where((r.start >= 0) & (r.status != RESERVED), r.start / ppd, np.nan)
         return pd.DataFrame(
             {
                 "replication": replication,

@@ -658,3 +658,27 @@ def test_a_tampered_run_fails_naming_the_check(fresh_run, tmp_path, tamper, chec
     assert res.exit_code == 1, res.output
     assert f"[{check}]" in res.output
     assert check in {v.check for v in check_run(path)}
+
+
+def test_run_audits_its_own_tables(tmp_path, monkeypatch, tiny_path):
+    """`sim run` ends with the audit: a recorder that misreports what runs paid fails the run
+    (exit 1, the violation printed) though its folder is written."""
+    from typer.testing import CliRunner
+
+    from sim.cli import app
+    from sim.recorder import Recorder
+
+    jobs = Recorder.jobs
+
+    def misreported(self, replication):
+        df = jobs(self, replication)
+        df["paid"] *= 1.5
+        return df
+
+    monkeypatch.setattr(Recorder, "jobs", misreported)
+    out = tmp_path / "run"
+    args = ["run", str(tiny_path), "--replications", "1", "--no-plots", "--out", str(out)]
+    res = CliRunner().invoke(app, [*args, "--set", "time.horizon_years=0.25"])
+    assert res.exit_code == 1, res.output
+    assert "[job_payments]" in res.output and "audit:" in res.output
+    assert (out / "manifest.json").exists()

@@ -21,7 +21,7 @@ from sim.check.money import check_money
 from sim.check.stylized import check_stylized
 from sim.check.volumes import check_volumes
 
-__all__ = ["RunFolderError", "Violation", "audit", "check_run", "main"]
+__all__ = ["RunFolderError", "Violation", "audit", "check_run", "main", "read_run"]
 
 
 def audit(run: Run) -> Findings:

@@ -394,15 +394,24 @@ def channel_totals(run: Run, f: Findings) -> None:
 
 def job_payments(run: Run, f: Findings) -> None:
     """Each run bought on demand, on the spot market or forward paid its price for every GPU and
-    every billed hour (whole periods); runs in pools or the programme, and runs that never
-    started, paid nothing directly."""
+    every billed hour (whole periods), and so did a forward block given back before it started
+    under physical settlement; runs in pools or the programme, and runs that never started,
+    paid nothing directly."""
     j = run["jobs"]
     h = run.hours_per_period
     keys = j[["replication", "job_id", "agent_id"]]
     started = j["start_day"].notna().to_numpy()
     direct = j["channel"].isin(list(RUN_CHANNELS)).to_numpy() & started
+    # a forward block given back before it started was paid for at the trade under physical
+    # settlement, and never under cash settlement (which pays at delivery)
+    forward = (run.scenario.get("markets") or {}).get("forward") or {}
+    prepaid = forward.get("settlement", "physical") == "physical"
+    given_back = ~started & (j["channel"] == "forward").to_numpy() & (
+        j["status"] == "abandoned"
+    ).to_numpy()
     billed = np.ceil(j["hours"].to_numpy() / h - 1e-9) * h
-    due = np.where(direct, j["price_per_gpu_hour"].to_numpy() * j["gpus"].to_numpy() * billed, 0.0)
+    pays = direct | (given_back & prepaid)
+    due = np.where(pays, j["price_per_gpu_hour"].to_numpy() * j["gpus"].to_numpy() * billed, 0.0)
     f.compare(
         "job_payments",
         "jobs",

@@ -300,7 +300,15 @@ class Forward:
         start = np.maximum(r.start[rows], t)
         left = np.maximum(r.periods[rows] - (start - r.start[rows]), 0)
         self.s.ledger.release(r.site[rows], start, left, r.gpus[rows], contract=False)
+        self._abandon(rows)
+
+    def _abandon(self, rows: np.ndarray) -> None:
+        """Runs whose kept block went back never start: no start, no site. They keep the forward
+        channel and the price, and under physical settlement what they prepaid."""
+        r = self.s.runs
         r.status[rows] = ABANDONED
+        r.start[rows] = -1
+        r.site[rows] = -1
 
     # ---- physical settlement -----------------------------------------------------------------
 
@@ -395,7 +403,7 @@ class Forward:
         short = rows[~ok]
         if short.size:
             self.s.ledger.release(r.site[short], t, r.periods[short], r.gpus[short], contract=False)
-            r.status[short] = ABANDONED  # could not pay for its block
+            self._abandon(short)  # could not pay for its block
         rows = rows[ok]
         seller = self.s.provider_account(self.s.sites.site_provider[r.site[rows]])
         self.s.accounts.transfer("forward_delivery", t, r.agent[rows], seller, cost[ok])

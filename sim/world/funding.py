@@ -67,6 +67,8 @@ class Funding:
             b = s.buyers
             t = int(self.env.now)
             who = np.flatnonzero((b.kind == ACADEMIC) & (b.grant > 0))
-            s.accounts.transfer("grant_lapsed", t, who, self._agencies, b.cash[who].copy())
+            # what is left of the grant; rounding can leave a spent-out budget a hair below 0
+            left = np.maximum(b.cash[who], 0.0)
+            s.accounts.transfer("grant_lapsed", t, who, self._agencies, left)
             s.accounts.transfer("grant", t, self._agencies, who, b.grant[who])
             yield self.env.timeout(s.cal.periods(DAYS_PER_YEAR))
