@@ -71,7 +71,7 @@ JOBS = [  # agent, gpus, hours, arrival, start, channel, status, site, price
     (2, 4, 24, 0, 1, "spot", "completed", 1, 1.0),
     (1, 16, 48, 1, 2, "forward", "running", 1, 1.5),
     (2, 8, 24, 0, 0, "public", "completed", -1, 0.0),
-    (1, 32, 24, 0, 0, "contract", "completed", 0, 1.2),
+    (0, 32, 24, 0, 0, "contract", "completed", 0, 1.2),
     (1, 64, 72, 3, None, "none", "pending", -1, None),
     (2, 100, 24, 0, None, "none", "abandoned", -1, None),
 ]
@@ -571,7 +571,6 @@ def test_the_audit_shares_no_code_with_the_world():
 # ---- fresh runs of every scenario -------------------------------------------------------------
 
 SCENARIOS = sorted(p.stem for p in (ROOT / "scenarios").glob("*.yaml"))
-SHORT = ["--set", "time.horizon_years=0.25", "--replications", "1", "--no-plots"]
 
 
 @pytest.fixture(scope="session")
@@ -581,15 +580,25 @@ def fresh_run(tmp_path_factory):
     base = tmp_path_factory.mktemp("fresh")
     done: dict[str, Path] = {}
 
-    def get(name: str) -> Path:
-        if name not in done:
-            out = base / name
+    def get(name: str, years: float = 0.25, replications: int = 1) -> Path:
+        label = f"{name}-{years}y-{replications}r"
+        if label not in done:
+            out = base / label
+            args = ["--set", f"time.horizon_years={years}", "--replications", str(replications)]
             res = runner.invoke(
-                app, ["run", str(ROOT / "scenarios" / f"{name}.yaml"), *SHORT, "--out", str(out)]
+                app,
+                [
+                    "run",
+                    str(ROOT / "scenarios" / f"{name}.yaml"),
+                    *args,
+                    "--no-plots",
+                    "--out",
+                    str(out),
+                ],
             )
             assert res.exit_code == 0, res.output
-            done[name] = out
-        return done[name]
+            done[label] = out
+        return done[label]
 
     return get
 
@@ -639,9 +648,36 @@ def _tamper_spot(path: Path) -> None:
     edit(path, "timeseries", change)
 
 
+def _tamper_pool_site(path: Path) -> None:
+    def move(df):
+        pool = df.index[(df["channel"] == "contract") & df["start_day"].notna()]
+        k = pool[0]
+        df.loc[k, "site"] = (df.loc[k, "site"] + 1) % (df["site"].max() + 1)
+
+    edit(path, "jobs", move)
+
+
+def _tamper_given_back(path: Path) -> None:
+    def start(df):
+        k = df.index[df["channel"] == "on_demand"][0]
+        df.loc[k, "start_day"] = np.nan
+
+    edit(path, "jobs", start)
+
+
+@pytest.mark.parametrize("name", ["plan", "forward-physical", "public-forwards"])
+def test_a_longer_run_with_several_replications_is_clean(fresh_run, name):
+    """Longer runs reach what a quarter does not: contract pools, forward blocks given back,
+    grants lapsing, margin defaults."""
+    res = runner.invoke(app, ["check", str(fresh_run(name, years=1.5, replications=2))])
+    assert res.exit_code == 0, res.output
+
+
 @pytest.mark.parametrize(
     "tamper, check",
     [
+        (_tamper_pool_site, "pool_runs"),
+        (_tamper_given_back, "jobs_consistency"),
         (_tamper_agents, "agents_vs_ledger"),
         (_tamper_providers, "providers_vs_ledger"),
         (_tamper_ledger, "ledger_balance"),
@@ -652,7 +688,7 @@ def _tamper_spot(path: Path) -> None:
 )
 def test_a_tampered_run_fails_naming_the_check(fresh_run, tmp_path, tamper, check):
     path = tmp_path / "plan"
-    shutil.copytree(fresh_run("plan"), path)
+    shutil.copytree(fresh_run("plan", years=1.5, replications=2), path)
     tamper(path)
     res = runner.invoke(app, ["check", str(path)])
     assert res.exit_code == 1, res.output

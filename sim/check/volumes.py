@@ -27,6 +27,7 @@ def check_volumes(run: Run, f: Findings) -> None:
     run_counts(run, f)
     largest_block(run, f)
     jobs_consistency(run, f)
+    pool_runs(run, f)
     contracts_consistency(run, f)
     if "margin_defaults" in run.tables:
         margin_defaults(run, f)
@@ -594,4 +595,38 @@ def margin_defaults(run: Run, f: Findings) -> None:
         0,
         d["shortfall"],
         "shortfall {actual} is not positive",
+    )
+
+
+def pool_runs(run: Run, f: Findings) -> None:
+    """A run in a contract pool runs at a site where its owner holds a contract, live when the
+    run starts, of at least the run's GPUs."""
+    j, c = run["jobs"], run["contracts"]
+    eps = 1e-9
+    pool = j[(j["channel"] == "contract") & j["start_day"].notna()]
+    if pool.empty:
+        return
+    held = pool[["replication", "job_id", "agent_id", "site", "gpus", "start_day"]].merge(
+        c[["replication", "holder_id", "site", "gpus", "start_day", "end_day"]],
+        left_on=["replication", "agent_id", "site"],
+        right_on=["replication", "holder_id", "site"],
+        how="left",
+        suffixes=("", "_contract"),
+    )
+    covers = (
+        (held["start_day_contract"] <= held["start_day"] + eps)
+        & (held["start_day"] < held["end_day"] - eps)
+        & (held["gpus_contract"] >= held["gpus"] - GPUS.absolute)
+    )
+    ok = covers.groupby([held["replication"], held["job_id"]]).any()
+    keys = pool[["replication", "job_id", "agent_id"]]
+    found = ok.reindex(pd.MultiIndex.from_frame(pool[["replication", "job_id"]])).to_numpy()
+    f.require(
+        "pool_runs",
+        "jobs",
+        keys,
+        found.astype(bool),
+        "a contract of its owner at its site",
+        pool["site"],
+        "a run in a contract pool at site {actual} without {expected} live at its start",
     )
