@@ -79,6 +79,9 @@ def _dist_numbers(d: _Dist) -> list[float]:
 # every distribution in a scenario draws a size, an amount of money, a price or a time: none may
 # be negative, and runs have at least some GPUs and some hours
 _POSITIVE_DISTS = {"run_gpus", "run_hours"}
+# no amount, price or rate in a scenario comes near this; beyond it products of a few fields
+# would leave float64's exact range for money
+LARGEST_NUMBER = 1e15
 # durations, in the unit of the field, and how many days that unit is; at most LONGEST_DAYS
 LONGEST_DAYS = 1e6
 _DURATIONS = {
@@ -113,8 +116,11 @@ class Section(BaseModel):
         """Distributions are finite and never negative; durations fit in periods."""
         name = info.field_name or ""
         if isinstance(v, _Dist):
-            if not all(math.isfinite(x) for x in _dist_numbers(v)):
-                raise ValueError(f"every parameter must be a finite number (got {_brief(v)})")
+            if not all(math.isfinite(x) and abs(x) <= LARGEST_NUMBER for x in _dist_numbers(v)):
+                raise ValueError(
+                    f"every parameter must be a finite number of at most {LARGEST_NUMBER:g} in "
+                    f"size (got {_brief(v)})"
+                )
             lo, hi = dist_range(v, practical=name in _DURATIONS)
             # a log-normal draws above 0 (then clips), so it is positive unless clipped to <= 0
             positive = lo > 0 or (isinstance(v, LogNormal) and hi > 0)
@@ -124,6 +130,8 @@ class Section(BaseModel):
                 raise ValueError(f"must be >= 0 (got {_brief(v)}, which can draw {lo:g})")
             if name in _DURATIONS and hi * _DURATIONS[name] > LONGEST_DAYS:
                 raise ValueError(f"must be at most {LONGEST_DAYS:g} days (got {_brief(v)})")
+        elif isinstance(v, float) and abs(v) > LARGEST_NUMBER:
+            raise ValueError(f"must be at most {LARGEST_NUMBER:g} in size (got {v:g})")
         elif name in _DURATIONS and isinstance(v, float | int) and v * _DURATIONS[name] > LONGEST_DAYS:
             unit = next(u for u in ("months", "weeks", "days") if u[:-1] in name)
             raise ValueError(
@@ -268,6 +276,7 @@ class ProviderClass(Section):
         "Monthly relative change of the list price per unit of utilization above (or below) target; 0 keeps list prices fixed.",
         "1/month",
         ge=0,
+        le=1,
     )
     target_utilization: float = param(
         0.8, "Utilization the repricing rule steers toward.", "share", gt=0, le=1
