@@ -99,11 +99,14 @@ class AccountLayout:
         )
 
 
+DUST = 1e-6  # dollars: what float rounding can leave of an amount computed as a difference
+
+
 def _non_negative(reason: str, *amounts: np.ndarray) -> None:
     """Money moves one way: the payer pays a non-negative amount (the reverse flow is its own
-    entry, with payer and payee swapped)."""
+    entry, with payer and payee swapped). Below rounding dust, an amount is a bug."""
     for a in amounts:
-        if np.size(a) and float(np.min(a)) < 0:
+        if np.size(a) and float(np.min(a)) < -DUST:
             raise UnbalancedEntry(f"{reason}: a negative amount ({float(np.min(a))!r})")
 
 
@@ -134,8 +137,11 @@ class Accounts:
         amount: np.ndarray | float,
     ) -> None:
         """Each ``payer[k]`` pays ``amount[k]`` to ``payee[k]`` (arrays broadcast)."""
+        _non_negative(reason, np.asarray(amount))
         payer_a, payee_a, amount_a = np.broadcast_arrays(
-            np.asarray(payer, dtype=np.int64), np.asarray(payee, dtype=np.int64), amount
+            np.asarray(payer, dtype=np.int64),
+            np.asarray(payee, dtype=np.int64),
+            np.maximum(amount, 0.0),  # rounding dust below zero moves nothing
         )
         self.entry(
             reason, period, (payer_a.ravel(), amount_a.ravel()), (payee_a.ravel(), amount_a.ravel())

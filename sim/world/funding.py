@@ -35,7 +35,7 @@ class Funding:
         s = self.s
         b, st = s.buyers, s.scenario.buyers.startups
         alive = np.flatnonzero((b.kind == STARTUP) & b.alive)
-        burn = np.minimum(b.burn[alive], b.cash[alive])
+        burn = np.clip(b.cash[alive], 0.0, b.burn[alive])  # a spent-out startup pays nothing
         s.accounts.transfer("burn", t, alive, self._costs, burn)
         day = s.cal.day(t)
         due = alive[b.next_round[alive] <= day]
