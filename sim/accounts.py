@@ -143,9 +143,9 @@ class Accounts:
             np.asarray(payee, dtype=np.int64),
             np.maximum(amount, 0.0),  # rounding dust below zero moves nothing
         )
-        self.entry(
-            reason, period, (payer_a.ravel(), amount_a.ravel()), (payee_a.ravel(), amount_a.ravel())
-        )
+        # both sides are the same amounts, so the entry balances by construction
+        amounts = amount_a.ravel()
+        self._post(reason, period, payer_a.ravel(), payee_a.ravel(), amounts, amounts)
 
     def entry(
         self,
@@ -162,12 +162,24 @@ class Accounts:
         if abs(total_out - total_in) > 1e-2 + 1e-9 * max(abs(total_out), abs(total_in)):
             raise UnbalancedEntry(f"{reason}: paid {total_out!r} but received {total_in!r}")
         _non_negative(reason, out_amt, in_amt)
+        self._post(reason, period, out_who, in_who, out_amt, in_amt)
+
+    def _post(
+        self,
+        reason: str,
+        period: int,
+        out_who: np.ndarray,
+        in_who: np.ndarray,
+        out_amt: np.ndarray,
+        in_amt: np.ndarray,
+    ) -> None:
+        """Book an entry already checked to balance and to move no negative amount."""
         k = REASON[reason]
         np.subtract.at(self._balance, out_who, out_amt)
         np.add.at(self._balance, in_who, in_amt)
         np.add.at(self.paid[k], out_who, out_amt)
         np.add.at(self.received[k], in_who, in_amt)
-        self.flow[k, min(max(period, 0), self._periods)] += total_out
+        self.flow[k, min(max(period, 0), self._periods)] += float(np.sum(out_amt))
 
     def pay_dense(
         self,

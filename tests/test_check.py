@@ -16,6 +16,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from sim.accounts import COMPUTE_REASONS as COMPUTE
 from sim.check import check_run
 from sim.cli import app
 
@@ -25,15 +26,6 @@ ROOT = Path(__file__).resolve().parent.parent
 # ---- a small synthetic run folder, written table by table -------------------------------------
 
 T = 4  # periods (days)
-COMPUTE = (
-    "on_demand_run",
-    "on_demand_load",
-    "spot",
-    "spot_run",
-    "contract",
-    "forward_physical",
-    "forward_delivery",
-)
 BUYERS = ("frontier_labs", "startups", "academics", "public_programme")  # agent_id = position
 PROVIDERS = ("hyperscalers", "neoclouds")  # provider_id = position = site
 # (reason, payer, payee, amount): every money movement of one replication
@@ -718,3 +710,14 @@ def test_run_audits_its_own_tables(tmp_path, monkeypatch, tiny_path):
     assert res.exit_code == 1, res.output
     assert "[job_payments]" in res.output and "audit:" in res.output
     assert (out / "manifest.json").exists()
+
+
+def test_the_audit_states_the_ledger_as_the_accounts_write_it():
+    """The audit lists reasons and external accounts itself (it shares no code with what wrote
+    the folder); the lists must still be the accounts' own."""
+    from sim import accounts
+    from sim.check import money
+
+    assert money.REASONS == accounts.REASONS
+    assert money.COMPUTE == accounts.COMPUTE_REASONS
+    assert money.SINGLE == accounts.SINGLE

@@ -35,7 +35,7 @@ class Funding:
         s = self.s
         b, st = s.buyers, s.scenario.buyers.startups
         alive = np.flatnonzero((b.kind == STARTUP) & b.alive)
-        burn = np.clip(b.cash[alive], 0.0, b.burn[alive])  # a spent-out startup pays nothing
+        burn = np.minimum(b.burn[alive], b.cash[alive])
         s.accounts.transfer("burn", t, alive, self._costs, burn)
         day = s.cal.day(t)
         due = alive[b.next_round[alive] <= day]
@@ -67,8 +67,6 @@ class Funding:
             b = s.buyers
             t = int(self.env.now)
             who = np.flatnonzero((b.kind == ACADEMIC) & (b.grant > 0))
-            # what is left of the grant; rounding can leave a spent-out budget a hair below 0
-            left = np.maximum(b.cash[who], 0.0)
-            s.accounts.transfer("grant_lapsed", t, who, self._agencies, left)
+            s.accounts.transfer("grant_lapsed", t, who, self._agencies, b.cash[who].copy())
             s.accounts.transfer("grant", t, self._agencies, who, b.grant[who])
             yield self.env.timeout(s.cal.periods(DAYS_PER_YEAR))

@@ -64,14 +64,14 @@ class Programme:
         if spec.procurement == "forwards":
             # money committed to windows not yet delivered carries over; the rest lapses
             keep = min(b.cash[i], self._committed())
-            accounts.transfer("budget_lapsed", t, i, self._budget, max(b.cash[i] - keep, 0.0))
+            accounts.transfer("budget_lapsed", t, i, self._budget, b.cash[i] - keep)
             accounts.transfer("public_budget", t, self._budget, i, spec.budget_per_year)
             self._allocate()
             return
         live = s.book.live()
         mine = live[(s.book.holder[live] == i) & (s.book.end[live] <= t)]
         self.desk.end_contracts(mine, t)  # last year's contracts end as the new ones are bought
-        accounts.transfer("budget_lapsed", t, i, self._budget, max(b.cash[i], 0.0))
+        accounts.transfer("budget_lapsed", t, i, self._budget, b.cash[i])
         accounts.transfer("public_budget", t, self._budget, i, spec.budget_per_year)
         target = spec.budget_per_year / (self._price() * DAYS_PER_YEAR * 24)
         who = np.array([i])
