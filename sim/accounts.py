@@ -106,8 +106,26 @@ def _non_negative(reason: str, *amounts: np.ndarray) -> None:
     """Money moves one way: the payer pays a non-negative amount (the reverse flow is its own
     entry, with payer and payee swapped). Below rounding dust, an amount is a bug."""
     for a in amounts:
-        if np.size(a) and float(np.min(a)) < -DUST:
-            raise UnbalancedEntry(f"{reason}: a negative amount ({float(np.min(a))!r})")
+        a = np.asarray(a)
+        if a.size and a.min() < -DUST:
+            raise UnbalancedEntry(f"{reason}: a negative amount ({float(a.min())!r})")
+
+
+@dataclass(frozen=True)
+class Posting:
+    """An entry checked to balance and to move no negative amount, which ``Accounts.post``
+    books as it is, in any number of periods (a spot clearing repeated on the same book).
+    Its arrays are never written after ``Accounts.prepare`` made them."""
+
+    reason: int
+    serial: int  # which posting this is, for the accounts that made it
+    first: int  # the first account of the span ``net`` covers
+    payers: np.ndarray  # accounts that pay, each once
+    paid: np.ndarray  # [payer] $
+    payees: np.ndarray  # accounts that receive (repeats allowed)
+    received: np.ndarray  # [payee] $
+    net: np.ndarray  # [account from first] received less paid
+    total: float
 
 
 class Accounts:
@@ -116,8 +134,13 @@ class Accounts:
     def __init__(self, layout: AccountLayout, periods: int):
         self.layout = layout
         self._balance = np.zeros(layout.size)
-        self.paid = np.zeros((len(REASONS), layout.size))
-        self.received = np.zeros((len(REASONS), layout.size))
+        self._paid = np.zeros((len(REASONS), layout.size))
+        self._received = np.zeros((len(REASONS), layout.size))
+        # postings booked in balances, not yet in the totals: serial -> [reason, payers, paid,
+        # payees, received, times posted]
+        self._pending: dict[int, list] = {}
+        self._pending_size = 0
+        self._serial = 0
         self.flow = np.zeros((len(REASONS), max(periods, 1) + 1))  # $ moved, by period
         self._periods = periods
         view = self._balance.view()
@@ -177,8 +200,8 @@ class Accounts:
         k = REASON[reason]
         np.subtract.at(self._balance, out_who, out_amt)
         np.add.at(self._balance, in_who, in_amt)
-        np.add.at(self.paid[k], out_who, out_amt)
-        np.add.at(self.received[k], in_who, in_amt)
+        np.add.at(self._paid[k], out_who, out_amt)
+        np.add.at(self._received[k], in_who, in_amt)
         self.flow[k, min(max(period, 0), self._periods)] += float(np.sum(out_amt))
 
     def pay_dense(
@@ -192,17 +215,79 @@ class Accounts:
     ) -> None:
         """``amounts`` [account from ``first``] paid (dense, zeros included) to ``payee`` (sparse):
         the same entry as ``entry`` without gathering the payers first."""
+        self.post(self.prepare(reason, first, amounts, payee, received), period)
+
+    def prepare(
+        self,
+        reason: str,
+        first: int,
+        amounts: np.ndarray,
+        payee: np.ndarray,
+        received: np.ndarray,
+    ) -> Posting:
+        """Check once an entry that may be booked in many periods (``post``): ``amounts``
+        [account from ``first``] paid (dense, zeros included) to accounts ``payee`` (sparse,
+        repeats allowed, none before ``first``)."""
         total_out, total_in = float(amounts.sum()), float(received.sum())
         if abs(total_out - total_in) > 1e-2 + 1e-9 * max(abs(total_out), abs(total_in)):
             raise UnbalancedEntry(f"{reason}: paid {total_out!r} but received {total_in!r}")
         _non_negative(reason, amounts, received)
-        k = REASON[reason]
-        n = amounts.size
-        self._balance[first : first + n] -= amounts
-        self.paid[k, first : first + n] += amounts
-        np.add.at(self._balance, payee, received)
-        np.add.at(self.received[k], payee, received)
-        self.flow[k, min(max(period, 0), self._periods)] += total_out
+        payers = amounts.nonzero()[0]
+        paid = np.maximum(amounts[payers], 0.0)  # rounding dust moves nothing
+        got = np.maximum(received, 0.0)
+        local = payee - first
+        size = max(amounts.size, int(local.max()) + 1 if local.size else 0)
+        net = np.bincount(local, got, size).astype(float, copy=False)  # repeats summed
+        net[payers] -= paid
+        self._serial += 1
+        return Posting(
+            REASON[reason], self._serial, first, payers + first, paid, payee, got, net, total_out
+        )
+
+    def post(self, p: Posting, period: int) -> None:
+        """Book a checked posting in ``period``: balances now, the totals per reason when next
+        read (a posting repeated n times adds n times its amounts)."""
+        self._balance[p.first : p.first + p.net.size] += p.net
+        self.flow[p.reason, min(max(period, 0), self._periods)] += p.total
+        seen = self._pending.get(p.serial)
+        if seen is None:
+            self._pending[p.serial] = [p.reason, p.payers, p.paid, p.payees, p.received, 1]
+            self._pending_size += p.paid.size + p.received.size
+            if self._pending_size > 1_000_000:  # keep what waits for ``_settle`` bounded
+                self._settle()
+        else:
+            seen[5] += 1
+
+    def _settle(self) -> None:
+        """Add the pending postings to the totals per reason (one bincount per side and
+        reason)."""
+        if not self._pending:
+            return
+        size = self._balance.size
+        by_reason: dict[int, list] = {}
+        for k, payers, paid, payees, got, times in self._pending.values():
+            by_reason.setdefault(k, []).append((payers, paid, payees, got, times))
+        for k, rows in by_reason.items():
+            for side, at, amt in ((self._paid, 0, 1), (self._received, 2, 3)):
+                idx = np.concatenate([r[at] for r in rows])
+                lengths = np.fromiter((r[at].size for r in rows), np.int64, len(rows))
+                times = np.repeat(np.fromiter((r[4] for r in rows), float, len(rows)), lengths)
+                amounts = np.concatenate([r[amt] for r in rows]) * times
+                side[k] += np.bincount(idx, amounts, size)
+        self._pending.clear()
+        self._pending_size = 0
+
+    @property
+    def paid(self) -> np.ndarray:
+        """[reason, account] $ paid so far."""
+        self._settle()
+        return self._paid
+
+    @property
+    def received(self) -> np.ndarray:
+        """[reason, account] $ received so far."""
+        self._settle()
+        return self._received
 
     def total(self) -> float:
         """Sum of all balances: zero, up to rounding, whatever has happened."""

@@ -94,7 +94,7 @@ class CapacityLedger:
 
     def _reserve_column(self, t: int, gpus: np.ndarray, contract: bool) -> None:
         target = self.contracted if contract else self.in_use
-        after = self.capacity[:, t] - self.contracted[:, t] - self.in_use[:, t] - gpus
+        after = self._free[:, t] - gpus
         if np.minimum.reduce(after) < -self.tol:
             bad = (gpus > 0) & (after < -self.tol)
             if bad.any():

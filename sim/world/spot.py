@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -17,6 +17,9 @@ from sim.markets.orders import OrderBook
 from sim.markets.registry import MECHANISMS
 from sim.markets.uniform_price import clear_single, uniform_price
 from sim.state import State
+
+if TYPE_CHECKING:
+    from sim.accounts import Posting
 
 
 @dataclass(frozen=True)
@@ -35,12 +38,9 @@ class _Auction:
     holders: np.ndarray
     buy_filled: np.ndarray  # [bidder] GPUs
     cost: np.ndarray  # [bidder] $ for the window
-    spent: np.ndarray  # [buyer] $ for the window paid by bidders (0 for the others)
+    payment: Posting  # bidders pay providers and resellers for the window (checked once)
     sold_per_site: np.ndarray  # [site] GPUs sold by providers
-    site_owner: np.ndarray  # [site in sites] provider
-    site_revenue: np.ndarray  # [site in sites] $ for the window
     lent: np.ndarray  # [holder] GPUs resold
-    income: np.ndarray  # [holder] $ for the window
     bought_gpu_hours: float
     sold_gpu_hours: float  # by providers
     resold_gpu_hours: float  # by contract holders
@@ -89,7 +89,7 @@ class Spot:
         self.reserve = sites.energy_cost + (sites.fixed_cost if owning else 0.0)  # [provider]
         strategic = np.asarray([p.strategy == "cournot" for p in state.provider_specs])
         self._strategic = strategic[sites.provider_class]  # [provider]
-        self._any_strategic = bool(self._strategic.any())
+        self.withholds = bool(self._strategic.any())  # some provider withholds capacity
 
     def session(self, t: int, forward_short: np.ndarray | None = None) -> None:
         """A uniform-price call auction for capacity over the window until the next auction.
@@ -124,7 +124,7 @@ class Spot:
         ask = np.minimum(rest, np.maximum(ask, 0.0, out=ask), out=ask)
         site_idle = s.ledger.idle(t, length)
         reserve = self.reserve
-        if self._any_strategic:
+        if self.withholds:
             bidders = np.flatnonzero(ask > 1e-9)
             site_idle = self._withhold(
                 t, length, site_idle, b.load_value[bidders], ask[bidders], forward_short
@@ -145,15 +145,7 @@ class Spot:
             pools.spot_served[bidders] = last.buy_filled
             pools.spot_paid[bidders] = last.cost / length
             pools.steady_stale = True
-        first = s.accounts.layout.first_provider
-        s.accounts.pay_dense(
-            "spot",
-            t,
-            0,
-            last.spent,
-            np.concatenate([first + last.site_owner, holders]),
-            np.concatenate([last.site_revenue, last.income]),
-        )
+        s.accounts.post(last.payment, t)
         if sites.size:
             s.ledger.reserve_per_site(t, length, last.sold_per_site, contract=False)
         if holders.size:
@@ -227,6 +219,14 @@ class Spot:
         income = sell_revenue[n:] * hours
         spent = np.zeros(ask.size)
         spent[bidders] = cost
+        owner = sites_.site_provider[sites]
+        payment = s.accounts.prepare(
+            "spot",
+            0,
+            spent,
+            np.concatenate([s.accounts.layout.first_provider + owner, holders]),
+            np.concatenate([sell_revenue[:n] * hours, income]),
+        )
         return _Auction(
             length=length,
             ask=ask,
@@ -239,12 +239,9 @@ class Spot:
             holders=holders,
             buy_filled=buy_filled,
             cost=cost,
-            spent=spent,
+            payment=payment,
             sold_per_site=np.bincount(sites, sell_filled[:n], sites_.site_provider.size),
-            site_owner=sites_.site_provider[sites],
-            site_revenue=sell_revenue[:n] * hours,
             lent=sell_filled[n:],
-            income=income,
             bought_gpu_hours=float(buy_filled.sum()) * hours,
             sold_gpu_hours=float(sell_filled[:n].sum()) * hours,
             resold_gpu_hours=float(sell_filled[n:].sum()) * hours,

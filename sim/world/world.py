@@ -104,7 +104,8 @@ class World:
         self.state.ledger.check()
 
     def spot_session(self, t: int) -> None:
-        short = self.forward.sold_now(t) if self.sc.markets.forward.enabled else None
+        withholds = self.spot.withholds and self.sc.markets.forward.enabled
+        short = self.forward.sold_now(t) if withholds else None
         self.spot.session(t, short)
 
     def session(self, t: int) -> None:
