@@ -215,7 +215,18 @@ class Accounts:
     ) -> None:
         """``amounts`` [account from ``first``] paid (dense, zeros included) to ``payee`` (sparse):
         the same entry as ``entry`` without gathering the payers first."""
-        self.post(self.prepare(reason, first, amounts, payee, received), period)
+        total_out, total_in = float(amounts.sum()), float(received.sum())
+        if abs(total_out - total_in) > 1e-2 + 1e-9 * max(abs(total_out), abs(total_in)):
+            raise UnbalancedEntry(f"{reason}: paid {total_out!r} but received {total_in!r}")
+        _non_negative(reason, amounts, received)
+        k, span = REASON[reason], slice(first, first + amounts.size)
+        paid = np.maximum(amounts, 0.0)  # rounding dust moves nothing
+        got = np.maximum(received, 0.0)
+        self._balance[span] -= paid
+        self._paid[k, span] += paid
+        np.add.at(self._balance, payee, got)
+        np.add.at(self._received[k], payee, got)
+        self.flow[k, min(max(period, 0), self._periods)] += total_out
 
     def prepare(
         self,
