@@ -1,7 +1,9 @@
 """Wall time and peak memory of the baseline scenario as the population grows.
 
-    python benchmarks/bench_scale.py            # all cases
+    python benchmarks/bench_scale.py            # all cases up to 100,000 agents
     python benchmarks/bench_scale.py --quick    # 1,000 and 10,000 agents only
+    python benchmarks/bench_scale.py --plan-scale [--largest 1000000]
+                                                # the plan at 10k, 100k and 1M agents
 
 Each case runs one replication in a fresh process (so peak memory is that case's own).
 Populations are scaled by a factor applied to every buyer count and to providers' capacity
@@ -11,7 +13,8 @@ run ``scenarios/plan.yaml`` (spot with resale, forward market, market makers) wi
 spot auction, the most frequent clearing a scenario can ask for.
 Goals on a 2-core machine: 1 simulated year of 1,000 agents at hourly steps in <= 5 s, for the
 baseline and for the plan with hourly spot auctions; 100,000 agents over 3 years at daily steps
-in <= 60 s and <= 2 GB.
+in <= 60 s and <= 2 GB; the plan, 3 years daily, at 1,000,000 agents in <= 300 s and <= 4 GB.
+Agent-steps per second are agents x periods / simulated seconds.
 """
 
 from __future__ import annotations
@@ -77,6 +80,11 @@ CASES = [
     ("10k agents, 3 years daily", 10, "day", 3.0, None, None, None, {}),
     ("100k agents, 3 years daily", 100, "day", 3.0, 60.0, 2048.0, None, {}),
 ]
+PLAN_SCALE = [
+    ("plan, 10k agents, 3 years daily", 10, "day", 3.0, None, None, PLAN, {}),
+    ("plan, 100k agents, 3 years daily", 100, "day", 3.0, None, None, PLAN, {}),
+    ("plan, 1M agents, 3 years daily", 1000, "day", 3.0, 300.0, 4096.0, PLAN, {}),
+]
 
 
 def run_case(factor: float, step: str, years: float, scenario: Path, extra: dict) -> dict:
@@ -103,11 +111,19 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="skip the 100,000-agent case")
     ap.add_argument("--scenario", type=Path, default=ROOT / "scenarios" / "baseline.yaml")
+    ap.add_argument("--plan-scale", action="store_true", help="the plan at 10k, 100k, 1M agents")
+    ap.add_argument("--largest", type=float, default=1000, help="largest factor (x 1,000 agents)")
     args = ap.parse_args()
-    cases = [c for c in CASES if c[1] < 100] if args.quick else CASES
+    if args.plan_scale:
+        cases = [c for c in PLAN_SCALE if c[1] <= args.largest]
+    else:
+        cases = [c for c in CASES if c[1] < 100] if args.quick else CASES
     w = max(30, max(len(c[0]) for c in cases) + 2)
-    header = f"{'case':<{w}}{'agents':>8}{'periods':>8}{'runs':>9}{'wall s':>9}{'ms/period':>10}{'peak MB':>9}  goal"
-    print(header)
+    header = (
+        f"{'case':<{w}}{'agents':>8}{'periods':>8}{'runs':>9}{'wall s':>9}{'ms/period':>10}"
+        f"{'peak MB':>9}{'agent-steps/s':>14}  goal"
+    )
+    print(header, flush=True)
     for label, factor, step, years, goal_s, goal_mb, scenario, extra in cases:
         r = run_case(factor, step, years, scenario or args.scenario, extra)
         goal = []
@@ -117,7 +133,9 @@ def main() -> None:
             goal.append(f"<= {goal_mb:g} MB: {'met' if r['peak_mb'] <= goal_mb else 'NOT met'}")
         print(
             f"{label:<{w}}{r['agents']:>8}{r['periods']:>8}{r['runs']:>9}{r['total_s']:>9.2f}"
-            f"{r['per_period_ms']:>10.3f}{r['peak_mb']:>9.0f}  {'; '.join(goal)}"
+            f"{r['per_period_ms']:>10.3f}{r['peak_mb']:>9.0f}"
+            f"{r['agents'] * r['periods'] / r['simulate_s']:>14.3g}  {'; '.join(goal)}",
+            flush=True,
         )
 
 

@@ -177,6 +177,9 @@ class Recorder:
             cols[("spot_volume", "sold_by_providers")] = sig.spot_from_providers
             cols[("spot_volume", "sold_by_resellers")] = sig.spot_resold
             cols[("withheld_gpus", "all")] = sig.withheld
+            if w.scenario.markets.spot.mechanism == "block_auction":
+                cols[("spot_mip_gap", "all")] = sig.spot_mip_gap
+                cols[("paradoxically_rejected_blocks", "all")] = sig.paradoxically_rejected
         frames = [
             pd.DataFrame(
                 {

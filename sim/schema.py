@@ -520,9 +520,19 @@ class ContractMarket(Section):
 
 class SpotMarket(Section):
     enabled: bool = param(False, "Periodic uniform-price call auction for capacity.")
-    mechanism: Literal["uniform_price"] = param(
+    mechanism: Literal["uniform_price", "block_auction"] = param(
         "uniform_price",
-        "Clearing mechanism, by its registry name (sim.markets.registry) for divisible orders.",
+        "Clearing mechanism by registry name: uniform_price (divisible orders clear at one price; "
+        "waiting runs then take blocks at that price) or block_auction (steady load and "
+        "all-or-nothing blocks clear together, exactly, by MILP on HiGHS; one-period sessions).",
+    )
+    time_limit_seconds: float = param(
+        10.0,
+        "Time limit of one block_auction session; past it the best allocation found is used and "
+        "its MIP gap is written to the time series (spot_mip_gap).",
+        "seconds",
+        gt=0,
+        le=3600,
     )
     session_days: float = param(
         1.0,
@@ -727,6 +737,15 @@ class Scenario(Section):
                 "market_makers.count: must be 0 unless markets.forward.enabled: true with "
                 "settlement: cash (market makers hold cash-settled positions)"
             )
+        spot = self.markets.spot
+        if spot.enabled and spot.mechanism == "block_auction":
+            period_days = 1.0 / 24 if self.time.step == "hour" else 1.0
+            if abs(spot.session_days - period_days) > 1e-9:
+                raise ValueError(
+                    f"markets.spot.session_days: block_auction clears one period per session, so "
+                    f"session_days must be {period_days:g} with time.step: {self.time.step} "
+                    f"(got {spot.session_days:g})"
+                )
         pp = self.public_programme
         if pp.enabled and pp.procurement == "forwards" and not fw.enabled:
             raise ValueError(

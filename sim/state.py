@@ -182,6 +182,8 @@ class Signals:
     spot_from_providers: np.ndarray = field(init=False)  # [period] GPU-hours providers sold
     spot_resold: np.ndarray = field(init=False)  # [period] GPU-hours contract holders resold
     withheld: np.ndarray = field(init=False)  # [period] idle GPUs strategic providers kept back
+    spot_mip_gap: np.ndarray = field(init=False)  # [period] exact block auction's MIP gap
+    paradoxically_rejected: np.ndarray = field(init=False)  # [period] blocks, exact auction
 
     def __post_init__(self) -> None:
         n = self.spot_price.size
@@ -189,6 +191,8 @@ class Signals:
         self.spot_from_providers = np.zeros(n)
         self.spot_resold = np.zeros(n)
         self.withheld = np.zeros(n)
+        self.spot_mip_gap = np.zeros(n)
+        self.paradoxically_rejected = np.zeros(n)
 
     def record_spot(
         self, t: int, length: int, price: float, bought: float, sold: float, resold: float

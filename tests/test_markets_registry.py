@@ -16,7 +16,7 @@ from sim.reference.registry import REFERENCES
 from sim.schema import Scenario
 
 TOL = 1e-6
-EXACT = {"uniform_price", "uniform_price_lp", "block_auction", "block_auction_milp"}
+EXACT = {"uniform_price", "uniform_price_lp", "block_auction"}
 SIM = Path(__file__).resolve().parent.parent / "sim"
 
 
@@ -36,7 +36,7 @@ def common_book() -> OrderBook:
 
 def test_unknown_names_are_refused_with_the_allowed_ones():
     assert not set(MECHANISMS) & set(REFERENCES)
-    with pytest.raises(ValueError, match="allowed: forward_lots, uniform_price"):
+    with pytest.raises(ValueError, match="allowed: block_auction, forward_lots, uniform_price"):
         get_mechanism("walrasian")
 
 

@@ -12,14 +12,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sim.markets.block_auction import block_auction
+from sim.markets.block_book import BlockAuctionResult, BlockOrderBook
 from sim.markets.forward import clear_forward_session
 from sim.markets.orders import ClearingResult, OrderBook
 from sim.markets.uniform_price import uniform_price
 
 Mechanism = Callable[[OrderBook], ClearingResult]
 
+
+def block_auction_on(book: OrderBook | BlockOrderBook) -> BlockAuctionResult:
+    """The exact block auction; a divisible book is embedded as a block book first (each
+    product a region of one period), where the auction faces the uniform-price problem."""
+    if isinstance(book, OrderBook):
+        book = BlockOrderBook.from_divisible(book)
+    return block_auction(book)
+
+
 MECHANISMS: dict[str, Mechanism] = {
     "uniform_price": uniform_price,
+    "block_auction": block_auction_on,  # type: ignore[dict-item]
     "forward_lots": clear_forward_session,
 }
 

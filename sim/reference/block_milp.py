@@ -1,7 +1,10 @@
-"""Exact reference for block books: the welfare-maximizing MILP, solved with HiGHS.
+"""An independent exact reference for block books: the welfare MILP written out plainly.
 
-The tests ask the heuristic `block_auction` for at least 99% of this welfare on random
-instances; `benchmarks/bench_clearing.py` compares the two on larger ones.
+`sim.markets.block_auction` builds its program with grouped identical blocks, pruned columns,
+sparse assembly and one solve per region. This module writes the same economic problem the
+obvious way, with no shared code: one binary per (block, site) it may use and one continuous
+variable per (divisible bid, site), every constraint a dense row filled by explicit loops, one
+solve for the whole book. The tests hold the scenario mechanism's welfare to this optimum.
 """
 
 from __future__ import annotations
@@ -11,49 +14,75 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from sim.reference.block_auction import clear_with_blocks
-from sim.reference.block_book import BlockAuctionResult, BlockOrderBook
-from sim.reference.block_model import build_model
+from sim.markets.block_book import BlockOrderBook
 
 
 @dataclass(frozen=True)
 class BlockOptimum:
-    """Exact (or best found within the time limit) block selection of a `BlockOrderBook`."""
-
-    block_site: np.ndarray
+    block_site: np.ndarray  # [block] site, -1 if rejected
     welfare: float
-    bound: float  # proven upper bound on welfare; equals `welfare` when solved to optimality
     optimal: bool
 
 
-def block_auction_optimum(
-    book: BlockOrderBook, time_limit: float | None = None, mip_rel_gap: float = 1e-7
-) -> BlockOptimum:
-    """Welfare-maximizing selection by MILP (HiGHS): binaries x[block, site], continuous
-    y[bid, site]; capacity per cell, at most one site per block, at most qty per bid."""
-    model = build_model(book)
-    block_site = np.full(book.block_gpus.size, -1, dtype=np.int64)
-    if model.gain.size == 0:
-        return BlockOptimum(block_site, 0.0, 0.0, True)
-    result = milp(
-        -model.gain,
-        constraints=LinearConstraint(model.matrix, -np.inf, model.upper),
-        integrality=model.integrality,
-        bounds=Bounds(0.0, model.column_upper),
-        options={
-            "mip_rel_gap": mip_rel_gap,
-            "time_limit": np.inf if time_limit is None else time_limit,
-        },
+def _may_use(site: int, region: int, s: int, site_region: np.ndarray) -> bool:
+    return s == site if site >= 0 else site_region[s] == region
+
+
+def block_auction_optimum(book: BlockOrderBook, time_limit: float = 60.0) -> BlockOptimum:
+    h, n_sites, n_periods = book.period_hours, book.n_sites, book.n_periods
+    columns: list[tuple[str, int, int]] = []  # ("block" | "bid", index, site)
+    gain: list[float] = []
+    for b in range(book.block_gpus.size):
+        for s in range(n_sites):
+            block_ok = book.site_blocks[s]
+            if block_ok and _may_use(
+                int(book.block_site[b]), int(book.block_region[b]), s, book.site_region
+            ):
+                start, d = int(book.block_start[b]), int(book.block_periods[b])
+                reserve = float(book.reserve[s, start : start + d].sum())
+                columns.append(("block", b, s))
+                gain.append(book.block_gpus[b] * h * (d * book.block_limit[b] - reserve))
+    for i in range(book.div_qty.size):
+        for s in range(n_sites):
+            if _may_use(int(book.div_site[i]), int(book.div_region[i]), s, book.site_region):
+                columns.append(("bid", i, s))
+                gain.append(h * (book.div_limit[i] - book.reserve[s, book.div_period[i]]))
+    n = len(columns)
+    if n == 0:
+        return BlockOptimum(np.full(book.block_gpus.size, -1), 0.0, True)
+    rows, upper = [], []
+    for s in range(n_sites):  # capacity of each cell
+        for t in range(n_periods):
+            row = np.zeros(n)
+            for j, (kind, k, site) in enumerate(columns):
+                if site != s:
+                    continue
+                if kind == "block":
+                    start = book.block_start[k]
+                    if start <= t < start + book.block_periods[k]:
+                        row[j] = book.block_gpus[k]
+                elif book.div_period[k] == t:
+                    row[j] = 1.0
+            rows.append(row)
+            upper.append(book.capacity[s, t])
+    for b in range(book.block_gpus.size):  # a block at one site at most
+        rows.append(np.array([1.0 if c[0] == "block" and c[1] == b else 0.0 for c in columns]))
+        upper.append(1.0)
+    for i in range(book.div_qty.size):  # a divisible bid up to its quantity
+        rows.append(np.array([1.0 if c[0] == "bid" and c[1] == i else 0.0 for c in columns]))
+        upper.append(book.div_qty[i])
+    integer = np.array([1 if c[0] == "block" else 0 for c in columns])
+    res = milp(
+        -np.asarray(gain),
+        constraints=LinearConstraint(np.array(rows), -np.inf, np.array(upper)),
+        integrality=integer,
+        bounds=Bounds(0.0, np.where(integer == 1, 1.0, np.inf)),
+        options={"mip_rel_gap": 1e-10, "time_limit": time_limit},
     )
-    if result.x is None:
-        raise RuntimeError(f"HiGHS found no solution of the block MILP: {result.message}")
-    chosen = result.x[: model.blocks.size] > 0.5
-    block_site[model.blocks[chosen]] = model.block_sites[chosen]
-    dual_bound = result.get("mip_dual_bound")
-    bound = -(result.fun if dual_bound is None else dual_bound)
-    return BlockOptimum(block_site, -float(result.fun), float(bound), result.status == 0)
-
-
-def block_auction_reference(book: BlockOrderBook) -> BlockAuctionResult:
-    """Exact block selection, then the same divisible service and pricing as `block_auction`."""
-    return clear_with_blocks(book, block_auction_optimum(book).block_site)
+    if res.x is None:
+        raise RuntimeError(f"HiGHS found no solution of the reference MILP: {res.message}")
+    block_site = np.full(book.block_gpus.size, -1, dtype=np.int64)
+    for j, (kind, k, s) in enumerate(columns):
+        if kind == "block" and res.x[j] > 0.5:
+            block_site[k] = s
+    return BlockOptimum(block_site, -float(res.fun), res.status == 0)

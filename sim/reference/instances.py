@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.reference.block_book import BlockOrderBook
+from sim.markets.block_book import BlockOrderBook
 
 
 def random_block_book(

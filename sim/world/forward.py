@@ -523,9 +523,10 @@ class Forward:
         """Recent spot price and the s.d. of its daily log change (price risk per day)."""
         back = max(0, t - self.s.cal.periods(30))
         recent = self.s.signals.spot_price[back:t]
-        if not np.isfinite(recent).any():
+        latest = recent[-self.window :]
+        if not np.isfinite(latest).any():  # no auction priced the latest window
             return float(self.s.sites.list_price.min()), 0.1
-        fair = float(np.nanmean(recent[-self.window :]))
+        fair = float(np.nanmean(latest))
         day = np.arange(back, t) / self.s.cal.periods_per_day
         vol = daily_log_change_sd(day, recent)
         return fair, (vol if np.isfinite(vol) and vol > 0 else 0.05) * fair

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from sim.channels.blocks import BlockRequests, allocate_blocks, fits_now
+from sim.channels.blocks import BlockAllocation, BlockRequests, allocate_blocks, fits_now
 from sim.channels.withholding import linear_inverse_demand, strategic_offers
 from sim.demand import (
     SPOT,
@@ -17,6 +17,7 @@ from sim.markets.orders import OrderBook
 from sim.markets.registry import MECHANISMS
 from sim.markets.uniform_price import clear_single, uniform_price
 from sim.state import State
+from sim.world.block_session import Heads, clear_session
 
 if TYPE_CHECKING:
     from sim.accounts import Posting
@@ -90,6 +91,7 @@ class Spot:
         strategic = np.asarray([p.strategy == "cournot" for p in state.provider_specs])
         self._strategic = strategic[sites.provider_class]  # [provider]
         self.withholds = bool(self._strategic.any())  # some provider withholds capacity
+        self.exact = sc.markets.spot.mechanism == "block_auction"
 
     def session(self, t: int, forward_short: np.ndarray | None = None) -> None:
         """A uniform-price call auction for capacity over the window until the next auction.
@@ -113,7 +115,7 @@ class Spot:
             prof = s.profiles[:, t]
         else:
             prof = s.profiles[:, t : t + length].mean(axis=1)
-        if self._auction is not None and self._auction.holders.size:
+        if self.exact or (self._auction is not None and self._auction.holders.size):
             pools.lent[:] = 0.0  # nothing is lent until this auction's resale
         rest, resale = self._spot_load(prof)
         per_gpu, has_value = self._spot_ask_scale(hours)
@@ -129,6 +131,9 @@ class Spot:
             site_idle = self._withhold(
                 t, length, site_idle, b.load_value[bidders], ask[bidders], forward_short
             )
+        if self.exact:
+            self._exact(t, ask, resale, s.ledger.idle(t, length), site_idle)
+            return
         last = self._auction
         changed = last is None or not last.same_book(length, ask, site_idle, resale, reserve)
         if changed:
@@ -155,6 +160,93 @@ class Spot:
         )
         if spec.block_bids:
             self._blocks(t, last.price, reserve)
+
+    def _exact(self, t, ask, resale, idle, offered) -> None:
+        """The exact block auction (``block_auction``): steady load, resale and waiting runs'
+        blocks clear together, one period at a time (validation asks for one-period sessions).
+        ``offered`` is ``idle`` after strategic withholding, which scales each site's grid."""
+        s = self.s
+        b, pools, h = s.buyers, s.pools, s.h
+        spec = s.scenario.markets.spot
+        heads = self._exact_heads(t, ask) if spec.block_bids else _no_heads()
+        width = max(1, int(heads.periods.max()) if heads.rows.size else 1)
+        free = np.array(s.ledger.free(t, width), dtype=float)
+        if self.withholds:
+            free *= np.divide(offered, idle, out=np.zeros_like(idle), where=idle > 0)[:, None]
+        site_reserve = self.reserve[s.sites.site_provider]
+        ses = clear_session(
+            free=free,
+            reserve=site_reserve,
+            ask=ask,
+            value=b.load_value,
+            resale=resale,
+            resale_reserve=0.0,
+            heads=heads,
+            hours=h,
+            time_limit=spec.time_limit_seconds,
+        )
+        res, bidders = ses.result, ses.bidders
+        gpus, cost = ses.divisible_gpus, ses.divisible_cost
+        pools.spot_served[:] = 0.0
+        pools.spot_paid[:] = 0.0
+        pools.spot_served[bidders] = gpus
+        pools.spot_paid[bidders] = cost
+        pools.steady_stale = True
+        spent = np.zeros(len(b))
+        spent[bidders] = cost
+        first = s.accounts.layout.first_provider
+        s.accounts.pay_dense(
+            "spot",
+            t,
+            0,
+            spent,
+            np.concatenate([first + s.sites.site_provider, ses.holders]),
+            np.concatenate([ses.site_revenue(h), ses.resale_income(h)]),
+        )
+        sold = ses.sold_per_site
+        if sold.any():
+            s.ledger.reserve_per_site(t, 1, sold, contract=False)
+        if ses.holders.size:
+            pools.lent[ses.holders] = ses.resale / ses.resale.sum() * ses.resold
+        now = res.sold[:, 0]  # GPUs sold this period, the resale pseudo-site included
+        price = float(res.price[:, 0] @ now / now.sum()) if now.sum() > 1e-9 else float("nan")
+        s.signals.record_spot(
+            t, 1, price, float(gpus.sum()) * h, float(sold.sum()) * h, ses.resold * h
+        )
+        s.signals.spot_mip_gap[t] = res.mip_gap
+        s.signals.paradoxically_rejected[t] = res.paradoxically_rejected
+        if heads.rows.size:
+            k = bidders.size
+            site = res.block_site
+            block_cost = res.buy_payment[k:]
+            hours = heads.gpus * heads.periods * h
+            alloc = BlockAllocation(
+                site=np.where(site >= 0, site, -1),
+                price=np.where(site >= 0, block_cost / hours, np.nan),
+                cost=np.where(site >= 0, block_cost, 0.0),
+            )
+            s.book_blocks(t, heads.rows, alloc, SPOT, "spot_run")
+
+    def _exact_heads(self, t: int, ask: np.ndarray) -> Heads:
+        """Each waiting owner's first run as a block bid: its value per GPU-hour, capped by
+        what the owner's budget (cash less three months of burn, less the most its steady-load
+        bid ``ask`` can cost this period) pays for the whole block; runs longer than the time
+        left, or whose budget pays nothing, do not bid."""
+        s = self.s
+        if s.queue.pending.size == 0:
+            return _no_heads()
+        heads = self._heads_by_value()
+        b = s.buyers
+        steady = ask[heads.agent] * b.load_value[heads.agent] * s.h
+        budget = np.maximum(b.cash[heads.agent] - heads.reserve_cash - steady, 0.0)
+        limit = np.minimum(heads.value, budget / heads.block_hours)
+        ok = (limit > 0) & (heads.periods <= s.cal.horizon - t)
+        return Heads(
+            rows=heads.rows[ok],
+            gpus=heads.gpus[ok].astype(float),
+            periods=heads.periods[ok].astype(np.int64),
+            limit=limit[ok],
+        )
 
     def _spot_load(self, prof: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(steady load each buyer's pool does not cover, pool GPUs it does not need), with no
@@ -353,3 +445,12 @@ class Spot:
             )
             self._heads = (pending, heads)
         return self._heads[1]
+
+
+def _no_heads() -> Heads:
+    return Heads(
+        rows=np.zeros(0, dtype=np.int64),
+        gpus=np.zeros(0),
+        periods=np.zeros(0, dtype=np.int64),
+        limit=np.zeros(0),
+    )

@@ -56,6 +56,9 @@ class BlockOrderBook:
     # None asks for the default, which __post_init__ fills in: the attributes are always arrays.
     site_region: np.ndarray = None  # type: ignore[assignment]  # default filled in __post_init__
     site_owner: np.ndarray = None  # type: ignore[assignment]  # default filled in __post_init__
+    # sites that may serve blocks (None: all); capacity resold from contracts serves only
+    # divisible bids
+    site_blocks: np.ndarray = None  # type: ignore[assignment]  # default filled in __post_init__
     period_hours: float = 1.0
     div_qty: np.ndarray = field(default_factory=_no_bids)
     div_limit: np.ndarray = field(default_factory=_no_bids)
@@ -85,6 +88,11 @@ class BlockOrderBook:
         set_(self, "site_region", as_int_array("site_region", region, n_sites))
         owner = np.arange(n_sites) if self.site_owner is None else self.site_owner
         set_(self, "site_owner", as_int_array("site_owner", owner, n_sites))
+        blocks_ok = np.ones(n_sites, bool) if self.site_blocks is None else self.site_blocks
+        blocks_ok = np.asarray(blocks_ok, dtype=bool).reshape(-1)
+        if blocks_ok.size != n_sites:
+            raise ValueError(f'"site_blocks" must have one flag per site ({n_sites}).')
+        set_(self, "site_blocks", blocks_ok)
         self._init_divisible()
         self._init_blocks()
 
@@ -184,6 +192,13 @@ def eligible_pairs(site: np.ndarray, region: np.ndarray, site_region: np.ndarray
     return np.nonzero(ok)
 
 
+def block_pairs(book: BlockOrderBook) -> tuple[np.ndarray, np.ndarray]:
+    """(block, site) pairs a block may be served at: eligible, and a site that serves blocks."""
+    blocks, sites = eligible_pairs(book.block_site, book.block_region, book.site_region)
+    ok = book.site_blocks[sites]
+    return blocks[ok], sites[ok]
+
+
 def window_reserve(book: BlockOrderBook) -> np.ndarray:
     """Sum of reserve prices over each block's window at each site: [block, site]."""
     cum = np.concatenate([np.zeros((book.n_sites, 1)), np.cumsum(book.reserve, axis=1)], axis=1)
@@ -198,7 +213,7 @@ def block_net_values(book: BlockOrderBook) -> np.ndarray:
     """
     value = book.block_gpus[:, None] * book.period_hours
     net = value * (book.block_periods * book.block_limit)[:, None] - value * window_reserve(book)
-    blocks, sites = eligible_pairs(book.block_site, book.block_region, book.site_region)
+    blocks, sites = block_pairs(book)
     out = np.full(net.shape, -np.inf)
     out[blocks, sites] = net[blocks, sites]
     return out
@@ -222,6 +237,9 @@ class BlockAuctionResult:
     sell_filled: np.ndarray
     sell_revenue: np.ndarray
     welfare: float
+    mip_gap: float = 0.0  # relative gap of the allocation to HiGHS's bound (0 when proven optimal)
+    optimal: bool = True  # False when a time limit stopped the solver
+    paradoxically_rejected: int = 0  # rejected blocks that would gain at the prices
 
     @property
     def block_accepted(self) -> np.ndarray:

@@ -1,23 +1,27 @@
 """Prices per (site, period) for a fixed block-auction allocation.
 
-With indivisible blocks, prices that clear the market exactly may not exist. The rule used here:
-the prices p[s, t] solve a linear program on the fixed allocation that
+With indivisible blocks, prices that clear the market exactly may not exist. The rule, that of
+European day-ahead market coupling for block orders (paradoxically accepted blocks are
+forbidden, paradoxically rejected ones allowed), is an LP on the fixed allocation that
 
 * never charges an accepted bid more than its limit (hard constraints: each cell's price is at
   most the limit of every divisible bid served there, and an accepted block's average price
   over its window is at most its limit) and never pays a seller less than its reserve
   (p >= reserve), so no block is paradoxically accepted;
-* minimizes the lost opportunity of everyone left out: for each unserved divisible GPU-hour
-  and each rejected block, how much it would have gained at the cheapest eligible site at these
-  prices (paradoxically rejected blocks are allowed, their regret is what is minimized), plus
-  (p - reserve) on capacity left unsold;
+* prices the divisible market on the capacity the blocks leave: it minimizes, for each
+  unserved divisible GPU-hour, how much it would have gained at the cheapest eligible site at
+  these prices, plus (p - reserve) on capacity left unsold; so a cell with unsold capacity is
+  priced at its reserve and a cell where divisible demand is rationed at the limit of the
+  marginal unserved bid;
 * among such prices, takes the lowest (a tie-break of weight 1e-6 on price times capacity).
 
-When the allocation is a competitive equilibrium (e.g. divisible bids only) the regret is zero
-and the prices clear the market. Prices equal to the reserve always satisfy the hard
-constraints, because the allocation only serves bids whose limit covers the reserve, so the LP
-is always feasible. Every buyer pays the cell price for every GPU-hour it uses and every seller
-receives it, so money balances exactly.
+Rejected blocks do not enter the prices: a block rejected although its limit exceeds the
+average price of its window at some site is *paradoxically rejected*, and
+`block_auction.paradoxically_rejected` counts these. When the allocation is a competitive
+equilibrium (e.g. divisible bids only) the regret is zero and the prices clear the market.
+Prices equal to the reserve always satisfy the hard constraints, because the allocation only
+serves bids whose limit covers the reserve, so the LP is always feasible. Every buyer pays the
+cell price for every GPU-hour it uses and every seller receives it, so money balances exactly.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
-from sim.reference.block_book import BlockOrderBook, eligible_pairs, window_reserve
+from sim.markets.block_book import BlockOrderBook, eligible_pairs
 
 TIE_BREAK = 1e-6
 
@@ -72,19 +76,6 @@ def _divisible_regrets(book: BlockOrderBook, unfilled: np.ndarray):
     )
 
 
-def _block_regrets(book: BlockOrderBook, block_site: np.ndarray):
-    """-(mean p over the window) - regret_b <= -limit_b for rejected blocks at eligible sites."""
-    blocks, sites = eligible_pairs(book.block_site, book.block_region, book.site_region)
-    value = book.block_periods * book.block_limit
-    keep = (block_site[blocks] < 0) & (value[blocks] > window_reserve(book)[blocks, sites])
-    blocks, sites = blocks[keep], sites[keep]
-    row, cell = _window_cells(book, blocks, sites)
-    weight = -1.0 / book.block_periods[blocks][row]
-    cells = _rows(row, cell, weight, blocks.size, book.capacity.size)
-    hours = book.block_gpus * book.block_periods * book.period_hours
-    return _regret_rows(cells, blocks, -book.block_limit[blocks], lambda b: hours[b])
-
-
 def _price_bounds(book: BlockOrderBook, alloc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """p >= reserve everywhere; p <= limit of every divisible bid served in the cell."""
     upper = np.full(book.capacity.shape, np.inf)
@@ -102,20 +93,12 @@ def block_prices(
     unfilled[unfilled <= 1e-9 * np.maximum(book.div_qty, 1.0)] = 0.0
     hard, hard_rhs = _accepted_blocks(book, block_site)
     d_cells, d_regret, d_rhs, d_weight = _divisible_regrets(book, unfilled)
-    b_cells, b_regret, b_rhs, b_weight = _block_regrets(book, block_site)
-    n_d, n_b = d_weight.size, b_weight.size
-    a_ub = sparse.bmat(
-        [
-            [hard, None, None],
-            [d_cells, d_regret, None],
-            [b_cells, None, b_regret],
-        ],
-        format="csr",
-    )
+    n_d = d_weight.size
+    a_ub = sparse.bmat([[hard, None], [d_cells, d_regret]], format="csr")
     unsold = np.maximum(book.capacity - sold, 0.0).ravel()
     cell_cost = (unsold + TIE_BREAK * (book.capacity.ravel() + 1.0)) * book.period_hours
     lower, upper = _price_bounds(book, alloc)
-    n_regret = n_d + n_b
+    n_regret = n_d
     bounds = np.column_stack(
         [
             np.concatenate([lower, np.zeros(n_regret)]),
@@ -124,9 +107,9 @@ def block_prices(
     )
     # scipy-stubs declare neither a sparse A_ub nor an (n, 2) array of bounds; linprog takes both
     result = linprog(  # type: ignore[call-overload]
-        np.concatenate([cell_cost, d_weight, b_weight]),
+        np.concatenate([cell_cost, d_weight]),
         A_ub=a_ub,
-        b_ub=np.concatenate([hard_rhs, d_rhs, b_rhs]),
+        b_ub=np.concatenate([hard_rhs, d_rhs]),
         bounds=bounds,
         method="highs",
     )
