@@ -99,11 +99,12 @@ def run_case(factor: float, step: str, years: float, scenario: Path, extra: dict
             str(scenario),
             json.dumps(extra),
         ],
-        check=True,
         capture_output=True,
         text=True,
         cwd=ROOT,
     )
+    if out.returncode != 0:
+        sys.exit(f"case failed (factor {factor}, {step}, {years} years):\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -170,12 +170,24 @@ class Forward:
         if s.scenario.market_makers.count and spec.settlement == "cash":
             self._maker_orders(t, starts, buy, sell_qty, sell_price, sell_prod, sell_who)
         cat = np.concatenate
+        buy_qty, sell_qty_all = cat(buy["qty"]), cat(sell_qty)
+        if spec.settlement == "cash":
+            buy_qty, sell_qty_all = self._within_cash(
+                buy_qty,
+                cat(buy["price"]),
+                cat(buy["prod"]).astype(np.int64),
+                cat(buy["who"]).astype(np.int64),
+                sell_qty_all,
+                cat(sell_prod).astype(np.int64),
+                cat(sell_who).astype(np.int64),
+                len(starts),
+            )
         return {
             "book": {
-                "buy_qty": cat(buy["qty"]),
+                "buy_qty": buy_qty,
                 "buy_limit": cat(buy["price"]),
                 "buy_product": cat(buy["prod"]).astype(np.int64),
-                "sell_qty": cat(sell_qty),
+                "sell_qty": sell_qty_all,
                 "sell_reserve": cat(sell_price),
                 "sell_product": cat(sell_prod).astype(np.int64),
             },
@@ -185,6 +197,27 @@ class Forward:
             "cover": cover,  # periods of its run each of those orders covers
             "programme": (runs.size, prog),  # offset of its orders, and their products
         }
+
+    def _within_cash(
+        self, buy_qty, buy_limit, buy_prod, buy_who, sell_qty, sell_prod, sell_who, products
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Whole lots each buyer can margin from its cash: the initial margin of all its orders
+        of the session, at the highest price each could clear at (a bid's limit; for an offer,
+        the highest bid on its window), may not exceed its cash, or its orders shrink in
+        proportion (to whole lots). Margin is posted from cash at the trade, so without this a
+        buyer trading several windows at once could post more than it has."""
+        rate = self.s.scenario.markets.forward.initial_margin
+        top = np.zeros(products)
+        np.maximum.at(top, buy_prod, np.where(np.isfinite(buy_limit), buy_limit, 0.0))
+        need = np.zeros(self._participants)
+        np.add.at(need, buy_who, rate * buy_qty * np.maximum(buy_limit, 0.0) * self.lot_hours)
+        np.add.at(need, sell_who, rate * sell_qty * top[sell_prod] * self.lot_hours)
+        cash = np.maximum(self.s.accounts.balance[: self._participants], 0.0)
+        share = np.minimum(np.divide(cash, need, out=np.ones_like(need), where=need > 0), 1.0)
+        # buyers' cash is their budget; providers' balance is their accumulated profit (their
+        # investors carry losses) and market makers size their quotes by their capital
+        share[len(self.s.buyers) :] = 1.0
+        return np.floor(buy_qty * share[buy_who]), np.floor(sell_qty * share[sell_who])
 
     def reserve(self, t: int) -> np.ndarray:
         """Reserve price per provider for forward sales ($/GPU-h)."""
