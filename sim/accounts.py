@@ -128,6 +128,16 @@ class Posting:
     total: float
 
 
+def _checked(reason: str, paid: np.ndarray, received: np.ndarray) -> float:
+    """The total of an entry whose two sides balance (to a part in 1e9, or a cent) and move no
+    negative amount; raises otherwise."""
+    total_out, total_in = float(paid.sum()), float(received.sum())
+    if abs(total_out - total_in) > 1e-2 + 1e-9 * max(abs(total_out), abs(total_in)):
+        raise UnbalancedEntry(f"{reason}: paid {total_out!r} but received {total_in!r}")
+    _non_negative(reason, paid, received)
+    return total_out
+
+
 class Accounts:
     """Balances of every account, and the totals of what each paid and received, by reason."""
 
@@ -215,10 +225,7 @@ class Accounts:
     ) -> None:
         """``amounts`` [account from ``first``] paid (dense, zeros included) to ``payee`` (sparse):
         the same entry as ``entry`` without gathering the payers first."""
-        total_out, total_in = float(amounts.sum()), float(received.sum())
-        if abs(total_out - total_in) > 1e-2 + 1e-9 * max(abs(total_out), abs(total_in)):
-            raise UnbalancedEntry(f"{reason}: paid {total_out!r} but received {total_in!r}")
-        _non_negative(reason, amounts, received)
+        total_out = _checked(reason, amounts, received)
         k, span = REASON[reason], slice(first, first + amounts.size)
         paid = np.maximum(amounts, 0.0)  # rounding dust moves nothing
         got = np.maximum(received, 0.0)
@@ -239,10 +246,7 @@ class Accounts:
         """Check once an entry that may be booked in many periods (``post``): ``amounts``
         [account from ``first``] paid (dense, zeros included) to accounts ``payee`` (sparse,
         repeats allowed, none before ``first``)."""
-        total_out, total_in = float(amounts.sum()), float(received.sum())
-        if abs(total_out - total_in) > 1e-2 + 1e-9 * max(abs(total_out), abs(total_in)):
-            raise UnbalancedEntry(f"{reason}: paid {total_out!r} but received {total_in!r}")
-        _non_negative(reason, amounts, received)
+        total_out = _checked(reason, amounts, received)
         payers = amounts.nonzero()[0]
         paid = np.maximum(amounts[payers], 0.0)  # rounding dust moves nothing
         got = np.maximum(received, 0.0)

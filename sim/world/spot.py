@@ -221,7 +221,7 @@ class Spot:
             block_cost = res.buy_payment[k:]
             hours = heads.gpus * heads.periods * h
             alloc = BlockAllocation(
-                site=np.where(site >= 0, site, -1),
+                site=site,
                 price=np.where(site >= 0, block_cost / hours, np.nan),
                 cost=np.where(site >= 0, block_cost, 0.0),
             )
